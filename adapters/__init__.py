@@ -1,0 +1,1 @@
+"""Source adapters: each turns what a source family serves into canonical records."""

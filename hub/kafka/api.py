@@ -1,0 +1,109 @@
+"""The small interface the rest of the hub uses for Kafka, whatever the client library.
+
+Backends (confluent-kafka by default, kafka-python optionally) implement these
+protocols and translate their library's exceptions into ``hub.errors`` types.
+Producing is awaited per batch, not per record: that is what keeps asyncio
+callers within a small factor of a raw librdkafka loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+from hub.kafka.types import (
+    Cluster,
+    CreateTopicsResult,
+    Delivery,
+    Incoming,
+    Outgoing,
+    TopicPartition,
+    TopicSpec,
+)
+
+
+class Producer(Protocol):
+    """An idempotent producer whose sends complete when Kafka acknowledged them."""
+
+    async def start(self) -> None:
+        """Connect; idempotent."""
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Deliver what is in flight (bounded by ``timeout``) and disconnect; idempotent."""
+
+    async def send_batch(
+        self, topic: str, records: Sequence[Outgoing], *, partition: int | None = None
+    ) -> list[Delivery]:
+        """Produce ``records`` to ``topic`` and wait until all are acknowledged.
+
+        Returns one Delivery per record, in input order. Raises
+        ``hub.errors.DeliveryError`` naming the failed indices when any record
+        was not acknowledged (the others may have been).
+        """
+        ...
+
+
+class Consumer(Protocol):
+    """A group member that commits only what the caller says it has processed."""
+
+    async def start(self) -> None:
+        """Join the group and subscribe; idempotent."""
+
+    async def stop(self) -> None:
+        """Leave the group; idempotent. Uncommitted records will be re-delivered."""
+
+    async def get_batch(self, max_records: int = 500, timeout: float = 1.0) -> list[Incoming]:
+        """Wait up to ``timeout`` seconds for records; an empty list when none came."""
+        ...
+
+    async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
+        """Commit ``offsets`` (the next offset to read per partition), synchronously."""
+
+    def assignment(self) -> list[TopicPartition]:
+        """The partitions this member currently owns."""
+        ...
+
+
+class Admin(Protocol):
+    """Cluster administration the hub needs: topics and liveness."""
+
+    async def ping(self, timeout: float = 5.0) -> None:
+        """Raise ``KafkaUnavailableError`` unless a broker answers within ``timeout``."""
+
+    async def create_topics(self, specs: Sequence[TopicSpec]) -> CreateTopicsResult:
+        """Create what does not exist yet; existing topics are reported, not errors."""
+        ...
+
+    async def list_topics(self) -> dict[str, int]:
+        """Topic name to partition count."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections."""
+
+
+class Backend(Protocol):
+    """A Kafka client library behind the hub's interface."""
+
+    name: str
+
+    def producer(self, cluster: Cluster, *, client_id: str = "tsunagu") -> Producer:
+        """A new, unstarted idempotent producer."""
+        ...
+
+    def consumer(
+        self,
+        cluster: Cluster,
+        group_id: str,
+        topics: Sequence[str],
+        *,
+        from_beginning: bool = True,
+        read_committed: bool = False,
+        client_id: str = "tsunagu",
+    ) -> Consumer:
+        """A new, unstarted consumer subscribed to ``topics`` in ``group_id``."""
+        ...
+
+    def admin(self, cluster: Cluster) -> Admin:
+        """An admin client."""
+        ...

@@ -1,0 +1,183 @@
+"""One contract for every Kafka backend, run against the real embedded broker."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from hub.broker import free_port
+from hub.errors import KafkaUnavailableError
+from hub.kafka import (
+    Backend,
+    Cluster,
+    Consumer,
+    Incoming,
+    Outgoing,
+    TopicPartition,
+    TopicSpec,
+    backend_names,
+    get_backend,
+)
+
+
+@pytest.fixture(params=backend_names())
+def backend(request: pytest.FixtureRequest) -> Backend:
+    return get_backend(request.param)
+
+
+async def drain(consumer: Consumer, want: int, limit: float = 30.0) -> list[Incoming]:
+    """Read until ``want`` records arrived or ``limit`` seconds passed."""
+    got: list[Incoming] = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    while len(got) < want and loop.time() < deadline:
+        got.extend(await consumer.get_batch(500, 0.5))
+    return got
+
+
+async def settle(consumer: Consumer, seconds: float = 3.0) -> list[Incoming]:
+    """Read for ``seconds`` and return whatever came (used to prove nothing comes)."""
+    got: list[Incoming] = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while loop.time() < deadline:
+        got.extend(await consumer.get_batch(500, 0.3))
+    return got
+
+
+def next_offsets(records: list[Incoming]) -> dict[TopicPartition, int]:
+    out: dict[TopicPartition, int] = {}
+    for r in records:
+        tp = TopicPartition(r.topic, r.partition)
+        out[tp] = max(out.get(tp, 0), r.offset + 1)
+    return out
+
+
+@pytest.fixture
+async def topic(backend: Backend, cluster: Cluster, unique: str) -> AsyncIterator[str]:
+    name = f"contract.{backend.name}.t{unique}.v1"
+    admin = backend.admin(cluster)
+    await admin.create_topics([TopicSpec(name, partitions=3)])
+    yield name
+    await admin.close()
+
+
+async def test_create_topics_is_idempotent_and_keeps_settings(
+    backend: Backend, cluster: Cluster, unique: str
+) -> None:
+    admin = backend.admin(cluster)
+    specs = [
+        TopicSpec(f"adm.a{unique}.x.v1", partitions=4, config={"cleanup.policy": "compact"}),
+        TopicSpec(f"adm.b{unique}.x.v1", partitions=1, config={"retention.ms": "3600000"}),
+    ]
+    first = await admin.create_topics(specs)
+    assert sorted(first.created) == sorted(s.name for s in specs)
+    assert first.existing == []
+    second = await admin.create_topics(specs)
+    assert second.created == []
+    assert sorted(second.existing) == sorted(s.name for s in specs)
+    topics = await admin.list_topics()
+    assert topics[specs[0].name] == 4
+    assert topics[specs[1].name] == 1
+    await admin.close()
+
+
+async def test_produce_then_consume_in_group_with_commit(
+    backend: Backend, cluster: Cluster, topic: str, unique: str
+) -> None:
+    producer = backend.producer(cluster)
+    await producer.start()
+    await producer.start()  # idempotent
+    records = [
+        Outgoing(
+            f"k{i}".encode(), f"value-{i}".encode(), [("feed", b"demo"), ("n", str(i).encode())]
+        )
+        for i in range(200)
+    ]
+    deliveries = await producer.send_batch(topic, records)
+    assert len(deliveries) == 200
+    assert all(d.offset >= 0 and 0 <= d.partition < 3 for d in deliveries)
+    # Per partition, offsets are distinct: every record has its own place.
+    assert len({(d.partition, d.offset) for d in deliveries}) == 200
+    assert await producer.send_batch(topic, []) == []
+
+    group = f"g-{unique}"
+    consumer = backend.consumer(cluster, group, [topic])
+    await consumer.start()
+    got = await drain(consumer, 200)
+    assert sorted(r.value or b"" for r in got) == sorted(r.value or b"" for r in records)
+    by_key = {r.key: r for r in got}
+    sample = by_key[b"k7"]
+    assert sample.value == b"value-7"
+    assert sample.headers == [("feed", b"demo"), ("n", b"7")]
+    assert sample.timestamp_ms is not None
+    assert sample.topic == topic
+    assert {TopicPartition(r.topic, r.partition) for r in got} <= set(consumer.assignment())
+    await consumer.commit(next_offsets(got))
+    await consumer.stop()
+    await consumer.stop()  # idempotent
+
+    # A new member of the same group starts after the committed offsets.
+    await producer.send_batch(topic, [Outgoing(b"late", b"after-commit")])
+    again = backend.consumer(cluster, group, [topic])
+    await again.start()
+    rest = await drain(again, 1)
+    rest += await settle(again, 2.0)
+    assert [r.value for r in rest] == [b"after-commit"]
+    await again.stop()
+    await producer.stop()
+    await producer.stop()  # idempotent
+
+
+async def test_uncommitted_records_are_delivered_again(
+    backend: Backend, cluster: Cluster, topic: str, unique: str
+) -> None:
+    producer = backend.producer(cluster)
+    await producer.start()
+    await producer.send_batch(topic, [Outgoing(None, f"r{i}".encode()) for i in range(10)])
+    await producer.stop()
+    group = f"g-{unique}"
+    first = backend.consumer(cluster, group, [topic])
+    await first.start()
+    got = await drain(first, 10)
+    assert len(got) == 10
+    await first.stop()  # stops without committing: nothing was processed
+    second = backend.consumer(cluster, group, [topic])
+    await second.start()
+    again = await drain(second, 10)
+    assert sorted(r.value or b"" for r in again) == sorted(r.value or b"" for r in got)
+    await second.stop()
+
+
+async def test_backends_interoperate_on_the_wire(cluster: Cluster, unique: str) -> None:
+    """What one client writes, the other reads identically (keys, values, headers)."""
+    confluent, pure = get_backend("confluent"), get_backend("kafka-python")
+    name = f"interop.t{unique}.x.v1"
+    admin = confluent.admin(cluster)
+    await admin.create_topics([TopicSpec(name)])
+    for writer in (confluent, pure):
+        producer = writer.producer(cluster)
+        await producer.start()
+        await producer.send_batch(
+            name, [Outgoing(writer.name.encode(), b"\x00\x01binary", [("origin", b"x")])]
+        )
+        await producer.stop()
+    for reader in (confluent, pure):
+        consumer = reader.consumer(cluster, f"g-{reader.name}-{unique}", [name])
+        await consumer.start()
+        got = await drain(consumer, 2)
+        await consumer.stop()
+        assert sorted((r.key, r.value, tuple(r.headers)) for r in got) == sorted(
+            (w.encode(), b"\x00\x01binary", (("origin", b"x"),))
+            for w in ("confluent", "kafka-python")
+        )
+
+
+async def test_unreachable_cluster_is_reported(backend: Backend) -> None:
+    dead = Cluster(f"127.0.0.1:{free_port()}")
+    admin = backend.admin(dead)
+    with pytest.raises(KafkaUnavailableError, match="unreachable"):
+        await admin.ping(timeout=2.0)
+    await admin.close()
