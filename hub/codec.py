@@ -1,0 +1,100 @@
+"""Avro values in the Confluent wire format: magic byte 0, 4-byte schema id, Avro binary.
+
+Encoding is fastavro's Cython writer called directly into a bytearray that
+already holds the 5-byte header, which skips the per-call schema handling of
+``schemaless_writer``; a record that does not fit its schema raises EncodeError
+carrying the record, so callers can dead-letter it and go on.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from collections.abc import Mapping
+from typing import Any
+
+import fastavro
+import fastavro._write as _avro_write
+
+from hub.errors import DecodeError, EncodeError
+
+MAGIC_BYTE = 0
+_HEADER = struct.Struct(">bI")
+
+#: A schema as fastavro.parse_schema returns it.
+ParsedSchema = Any
+
+
+def header(schema_id: int) -> bytes:
+    """The 5-byte Confluent frame header for ``schema_id``."""
+    return _HEADER.pack(MAGIC_BYTE, schema_id)
+
+
+def schema_id_of(data: bytes) -> int:
+    """The schema id in a framed value; DecodeError when the frame is not Confluent's."""
+    if len(data) < _HEADER.size or data[0] != MAGIC_BYTE:
+        raise DecodeError("value is not in the Confluent wire format (magic byte 0, schema id)")
+    magic_and_id: tuple[int, int] = _HEADER.unpack_from(data)
+    return magic_and_id[1]
+
+
+class Encoder:
+    """Encodes records of one registered schema."""
+
+    __slots__ = ("_header", "_named", "_options", "_schema", "schema_id")
+
+    def __init__(self, schema_id: int, schema: Mapping[str, Any] | ParsedSchema) -> None:
+        self.schema_id = schema_id
+        self._schema = fastavro.parse_schema(dict(schema))
+        self._header = header(schema_id)
+        # fastavro keeps named types here while writing nested references.
+        self._named: dict[str, Any] = {}
+        self._options: dict[str, Any] = {}
+
+    def encode(self, record: Mapping[str, Any]) -> bytes:
+        """One framed value; EncodeError (with the record) when it does not fit the schema."""
+        out = bytearray(self._header)
+        try:
+            _avro_write.write_data(  # type: ignore[attr-defined]
+                out, record, self._schema, self._named, "", self._options
+            )
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+            raise EncodeError(f"record does not match schema: {exc}", record) from exc
+        return bytes(out)
+
+
+class Decoder:
+    """Decodes framed values given the writer schemas by id (and an optional reader schema)."""
+
+    def __init__(self, reader_schema: Mapping[str, Any] | None = None) -> None:
+        self._reader = None if reader_schema is None else fastavro.parse_schema(dict(reader_schema))
+        self._writers: dict[int, ParsedSchema] = {}
+
+    def knows(self, schema_id: int) -> bool:
+        """True when the writer schema for ``schema_id`` has been added."""
+        return schema_id in self._writers
+
+    def add_writer(self, schema_id: int, schema: Mapping[str, Any]) -> None:
+        """Teach the decoder a writer schema (ids are immutable, so this is cached for good)."""
+        self._writers[schema_id] = fastavro.parse_schema(dict(schema))
+
+    def decode(self, data: bytes) -> dict[str, Any]:
+        """The record in ``data``; DecodeError for unknown ids and bytes that are not Avro."""
+        schema_id = schema_id_of(data)
+        writer = self._writers.get(schema_id)
+        if writer is None:
+            raise DecodeError(f"unknown schema id {schema_id}")
+        stream = io.BytesIO(data)
+        stream.seek(_HEADER.size)
+        try:
+            decoded = fastavro.schemaless_reader(stream, writer, self._reader)
+        except (ValueError, TypeError, EOFError, IndexError, UnicodeDecodeError) as exc:
+            raise DecodeError(f"value is not valid Avro for schema id {schema_id}: {exc}") from exc
+        if stream.tell() != len(data):
+            raise DecodeError(
+                f"value has {len(data) - stream.tell()} trailing byte(s) after the record "
+                f"(schema id {schema_id})"
+            )
+        if not isinstance(decoded, dict):
+            raise DecodeError(f"schema id {schema_id} is not a record schema")
+        return decoded
