@@ -1,0 +1,573 @@
+"""The deployment described by topics.yaml, as frozen pydantic models.
+
+Unknown keys are errors everywhere. Rules that relate one part of the file to another
+(a topic's area exists, a feed's topic exists, ...) live in hub.config.checks, so that
+they can be reported even when some other part of the file is invalid.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from hub.config.duration import Duration
+from hub.config.secrets import (
+    EnvVarName,
+    check_url_has_no_secret,
+    resolve_secret,
+)
+
+__all__ = [
+    "DEFAULT_RETENTION",
+    "Area",
+    "Bridge",
+    "Deployment",
+    "EmbeddedBrokerSettings",
+    "Feed",
+    "FeedAuth",
+    "HttpSettings",
+    "HubSettings",
+    "KafkaCluster",
+    "RegistryConnection",
+    "Schedule",
+    "StoreSettings",
+    "Topic",
+]
+
+#: Retention of a topic whose cleanup includes delete and that names none.
+DEFAULT_RETENTION = timedelta(days=7)
+
+_NAME = re.compile(r"[a-z][a-z0-9-]*")
+_FEED_ID = re.compile(r"[a-z0-9][a-z0-9_-]*")
+_ID_NAMESPACE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_SPDX_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+-]*")
+_HOST_PORT = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})")
+# librdkafka properties that have a dedicated key, so client_config must not set them.
+_DEDICATED_PROPERTIES = {
+    "bootstrap.servers": "bootstrap_servers",
+    "metadata.broker.list": "bootstrap_servers",
+    "security.protocol": "security_protocol",
+    "sasl.mechanism": "sasl_mechanism",
+    "sasl.mechanisms": "sasl_mechanism",
+    "sasl.username": "sasl_username_env",
+    "ssl.ca.location": "ssl_ca_location",
+}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _empty_if_none(value: object) -> object:
+    # `feeds:` followed only by commented-out examples parses as null: treat it as empty.
+    return {} if value is None else value
+
+
+def _name_checker(pattern: re.Pattern[str], what: str, rule: str) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        if not pattern.fullmatch(value):
+            raise ValueError(f"{what} {value!r} is invalid: {rule}")
+        return value
+
+    return check
+
+
+AreaName = Annotated[
+    str,
+    AfterValidator(
+        _name_checker(_NAME, "area name", "use lowercase letters, digits and '-', starting a-z")
+    ),
+]
+FeedId = Annotated[
+    str,
+    AfterValidator(
+        _name_checker(_FEED_ID, "feed id", "use lowercase letters, digits, '_' and '-'")
+    ),
+]
+BridgeName = Annotated[
+    str,
+    AfterValidator(
+        _name_checker(_FEED_ID, "bridge name", "use lowercase letters, digits, '_' and '-'")
+    ),
+]
+NonEmpty = Annotated[str, Field(min_length=1)]
+
+
+def _check_url(value: str, schemes: tuple[str, ...] | None, instead: str) -> str:
+    parts = urlsplit(value)
+    if not parts.scheme or not (parts.netloc or parts.scheme == "file"):
+        raise ValueError(f"{value!r} is not an absolute URL")
+    if schemes is not None and parts.scheme not in schemes:
+        raise ValueError(f"URL scheme must be {' or '.join(schemes)} (got {parts.scheme!r})")
+    check_url_has_no_secret(value, instead)
+    return value
+
+
+def _source_url(value: str) -> str:
+    return _check_url(value, None, "auth: {header or query_param: ..., value_env: ...}")
+
+
+SourceUrl = Annotated[str, AfterValidator(_source_url)]
+
+
+# --- hub -------------------------------------------------------------------------------
+
+
+class HttpSettings(_Model):
+    """Where the hub's HTTP server (gateway, registry API, metrics) listens."""
+
+    host: NonEmpty = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+
+
+class StoreSettings(_Model):
+    """The runtime store's SQLAlchemy URL, inline (no password) or by environment variable."""
+
+    url: NonEmpty = "sqlite:///tsunagu.db"
+    url_env: EnvVarName | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _no_password(cls, value: str) -> str:
+        check_url_has_no_secret(value, "url_env")
+        return value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> StoreSettings:
+        if self.url_env is not None and "url" in self.model_fields_set:
+            raise ValueError("give url or url_env, not both")
+        return self
+
+    def resolved_url(self) -> str:
+        """The store URL, read from the environment when given by url_env."""
+        if self.url_env is None:
+            return self.url
+        return resolve_secret(self.url_env, "hub.store.url_env")
+
+
+class EmbeddedBrokerSettings(_Model):
+    """Where the embedded broker listens when no Kafka cluster is configured (port 0: any)."""
+
+    host: NonEmpty = "127.0.0.1"
+    port: int = Field(default=0, ge=0, le=65535)
+
+
+class HubSettings(_Model):
+    """Settings of the hub process itself."""
+
+    http: HttpSettings = HttpSettings()
+    store: StoreSettings = StoreSettings()
+    kafka_client: Literal["confluent", "kafka-python"] = "confluent"
+    embedded_broker: EmbeddedBrokerSettings = EmbeddedBrokerSettings()
+
+
+# --- connections -----------------------------------------------------------------------
+
+
+def _join_servers(value: object) -> object:
+    # A YAML list of servers reads better for long lists; Kafka wants one comma list.
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return ",".join(value)
+    return value
+
+
+def _check_servers(value: str) -> str:
+    servers = [s.strip() for s in value.split(",")]
+    for server in servers:
+        match = _HOST_PORT.fullmatch(server)
+        if not match or not 0 < int(match.group(1)) <= 65535:
+            raise ValueError(f"bootstrap server {server!r} must be host:port (port 1-65535)")
+    return ",".join(servers)
+
+
+def _stringify(value: object) -> object:
+    # librdkafka properties are strings; YAML makes `linger.ms: 5` an int.
+    if not isinstance(value, dict):
+        return _empty_if_none(value)
+    out: dict[object, object] = {}
+    for key, item in value.items():
+        if isinstance(item, bool):
+            out[key] = "true" if item else "false"
+        elif isinstance(item, int | float):
+            out[key] = str(item)
+        else:
+            out[key] = item
+    return out
+
+
+class KafkaCluster(_Model):
+    """How to reach one Kafka cluster; secrets only as environment variable names."""
+
+    bootstrap_servers: Annotated[
+        str, BeforeValidator(_join_servers), AfterValidator(_check_servers)
+    ]
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username_env: EnvVarName | None = None
+    sasl_password_env: EnvVarName | None = None
+    ssl_ca_location: NonEmpty | None = None
+    client_config: Annotated[dict[str, str], BeforeValidator(_stringify)] = Field(
+        default_factory=dict
+    )
+
+    @field_validator("client_config")
+    @classmethod
+    def _no_dedicated_properties(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if key in _DEDICATED_PROPERTIES:
+                raise ValueError(f"set {key!r} with the {_DEDICATED_PROPERTIES[key]} key instead")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent_security(self) -> KafkaCluster:
+        sasl = self.security_protocol.startswith("SASL_")
+        tls = self.security_protocol.endswith("SSL")
+        if sasl and self.sasl_mechanism is None:
+            raise ValueError(f"security_protocol {self.security_protocol} needs sasl_mechanism")
+        if sasl and (self.sasl_username_env is None or self.sasl_password_env is None):
+            raise ValueError(
+                f"security_protocol {self.security_protocol} needs sasl_username_env "
+                "and sasl_password_env"
+            )
+        has_sasl = any(
+            v is not None
+            for v in (self.sasl_mechanism, self.sasl_username_env, self.sasl_password_env)
+        )
+        if not sasl and has_sasl:
+            raise ValueError("sasl_* keys need security_protocol SASL_PLAINTEXT or SASL_SSL")
+        if not tls and self.ssl_ca_location is not None:
+            raise ValueError("ssl_ca_location needs security_protocol SSL or SASL_SSL")
+        return self
+
+    @property
+    def addresses(self) -> tuple[str, ...]:
+        """The bootstrap servers, one host:port each."""
+        return tuple(self.bootstrap_servers.split(","))
+
+    @property
+    def identity(self) -> frozenset[str]:
+        """What makes two entries the same cluster: their bootstrap addresses, case-folded.
+
+        Credentials do not count: two areas may reach one cluster as different users.
+        """
+        return frozenset(a.lower() for a in self.addresses)
+
+    def client_properties(self, purpose: str = "kafka") -> dict[str, str]:
+        """librdkafka properties for this cluster, secrets read from the environment now."""
+        props = {
+            "bootstrap.servers": self.bootstrap_servers,
+            "security.protocol": self.security_protocol,
+        }
+        if self.sasl_mechanism is not None:
+            props["sasl.mechanism"] = self.sasl_mechanism
+        if self.sasl_username_env is not None:
+            props["sasl.username"] = resolve_secret(
+                self.sasl_username_env, f"{purpose}.sasl_username_env"
+            )
+        if self.sasl_password_env is not None:
+            props["sasl.password"] = resolve_secret(
+                self.sasl_password_env, f"{purpose}.sasl_password_env"
+            )
+        if self.ssl_ca_location is not None:
+            props["ssl.ca.location"] = self.ssl_ca_location
+        props.update(self.client_config)
+        return props
+
+
+class RegistryConnection(_Model):
+    """How to reach a Confluent-compatible schema registry."""
+
+    url: NonEmpty
+    username_env: EnvVarName | None = None
+    password_env: EnvVarName | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        return _check_url(value, ("http", "https"), "username_env and password_env")
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> RegistryConnection:
+        if (self.username_env is None) != (self.password_env is None):
+            raise ValueError("give both username_env and password_env, or neither")
+        return self
+
+
+# --- areas and topics ------------------------------------------------------------------
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        message = f"unknown time zone {value!r} (use an IANA name such as Asia/Tokyo)"
+        raise ValueError(message) from None
+    return value
+
+
+class Area(_Model):
+    """A data area: a city, region or domain with its own vocabulary and maybe its own cluster."""
+
+    title: NonEmpty | None = None
+    kafka: KafkaCluster | None = None
+    registry: RegistryConnection | None = None
+    id_namespace: (
+        Annotated[
+            str,
+            AfterValidator(
+                _name_checker(
+                    _ID_NAMESPACE, "id_namespace", "use letters, digits, '.', '_' and '-'"
+                )
+            ),
+        ]
+        | None
+    ) = None
+    timezone: Annotated[str, AfterValidator(_check_timezone)] = "Asia/Tokyo"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The area's time zone."""
+        return ZoneInfo(self.timezone)
+
+
+def _normalise_cleanup(value: object) -> object:
+    if isinstance(value, str):
+        return ",".join(sorted({part.strip() for part in value.split(",")}))
+    return value
+
+
+def _licence(value: str) -> str:
+    if value.startswith(("http://", "https://")) or _SPDX_ID.fullmatch(value):
+        return value
+    raise ValueError(f"licence {value!r} must be an SPDX identifier (e.g. CC-BY-4.0) or a URL")
+
+
+class Topic(_Model):
+    """A Kafka topic of one area, carrying one Avro schema, with its publication metadata."""
+
+    area: NonEmpty
+    schema_name: NonEmpty = Field(alias="schema")
+    key: NonEmpty = "id"
+    partitions: int = Field(default=1, ge=1)
+    replication_factor: int = Field(default=1, ge=1, le=32767)
+    cleanup: Annotated[
+        Literal["delete", "compact", "compact,delete"], BeforeValidator(_normalise_cleanup)
+    ] = "delete"
+    retention: Duration | None = None
+    every_observation: bool = False
+    licence: Annotated[str, AfterValidator(_licence)]
+    publisher: NonEmpty
+    description: NonEmpty | None = None
+    update_frequency: Duration | None = None
+    access: Literal["public", "granted"] = "granted"
+    dead_letter_topic: NonEmpty | None = None
+
+    @property
+    def deletes(self) -> bool:
+        """True when old records are deleted by age (cleanup includes delete)."""
+        return "delete" in self.cleanup
+
+    @property
+    def effective_retention(self) -> timedelta | None:
+        """How long records are kept: the retention given, 7 days by default when the
+        cleanup deletes, None for a compact-only topic (latest state kept per key)."""
+        if self.retention is not None:
+            return self.retention
+        return DEFAULT_RETENTION if self.deletes else None
+
+
+# --- feeds and bridges -----------------------------------------------------------------
+
+
+class FeedAuth(_Model):
+    """A credential sent with each request: a header or a query parameter, from the env."""
+
+    header: NonEmpty | None = None
+    query_param: NonEmpty | None = None
+    value_env: EnvVarName
+    scheme: NonEmpty | None = None
+
+    @model_validator(mode="after")
+    def _one_place(self) -> FeedAuth:
+        if (self.header is None) == (self.query_param is None):
+            raise ValueError("give exactly one of header or query_param")
+        if self.scheme is not None and self.header is None:
+            raise ValueError("scheme applies only to a header")
+        return self
+
+    def resolved_value(self, purpose: str = "auth") -> str:
+        """The credential as sent: read from the environment, prefixed by the scheme if any."""
+        secret = resolve_secret(self.value_env, f"{purpose}.value_env")
+        return f"{self.scheme} {secret}" if self.scheme else secret
+
+
+class Schedule(_Model):
+    """When to poll: a fixed interval, or as the source's own TTL says, within bounds."""
+
+    interval: Duration | None = None
+    ttl: Literal["source"] | None = None
+    min_interval: Duration | None = None
+    max_interval: Duration | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Schedule:
+        if (self.interval is None) == (self.ttl is None):
+            raise ValueError("give exactly one of interval or ttl: source")
+        if self.interval is not None and (
+            self.min_interval is not None or self.max_interval is not None
+        ):
+            raise ValueError("min_interval and max_interval apply only with ttl: source")
+        if (
+            self.min_interval is not None
+            and self.max_interval is not None
+            and self.min_interval > self.max_interval
+        ):
+            raise ValueError("min_interval must not exceed max_interval")
+        return self
+
+
+class Feed(_Model):
+    """A source polled (or listened to) by an adapter, producing into one or more topics."""
+
+    adapter: NonEmpty
+    url: SourceUrl | None = None
+    urls: dict[str, SourceUrl] | None = None
+    auth: FeedAuth | None = None
+    schedule: Schedule | None = None
+    topic: NonEmpty | None = None
+    topics: dict[str, NonEmpty] | None = None
+    options: Annotated[dict[str, Any], BeforeValidator(_empty_if_none)] = Field(
+        default_factory=dict
+    )
+    enabled: bool = True
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Feed:
+        if (self.url is None) == (self.urls is None):
+            raise ValueError("give exactly one of url or urls")
+        if (self.topic is None) == (self.topics is None):
+            raise ValueError("give exactly one of topic or topics")
+        return self
+
+    @property
+    def target_topics(self) -> list[str]:
+        """Every topic the feed produces into."""
+        if self.topic is not None:
+            return [self.topic]
+        return list((self.topics or {}).values())
+
+
+class Bridge(_Model):
+    """Converts records of one topic into another area's vocabulary and topic."""
+
+    source: NonEmpty
+    target: NonEmpty
+    mapping: Path
+    delivery: Literal["at-least-once", "exactly-once"] = "at-least-once"
+    group_id: NonEmpty | None = None
+
+    @field_validator("mapping")
+    @classmethod
+    def _relative_to_config(cls, value: Path, info: ValidationInfo) -> Path:
+        # Paths in topics.yaml are relative to the file, not to wherever the hub was started.
+        base = info.context.get("base_dir") if isinstance(info.context, dict) else None
+        if isinstance(base, Path) and not value.is_absolute():
+            return base / value
+        return value
+
+
+# --- the deployment --------------------------------------------------------------------
+
+
+class Deployment(_Model):
+    """Everything topics.yaml declares: hub settings, clusters, areas, topics, feeds, bridges."""
+
+    version: Literal[1]
+    hub: HubSettings = HubSettings()
+    kafka: KafkaCluster | None = None
+    registry: RegistryConnection | None = None
+    areas: Annotated[dict[AreaName, Area], BeforeValidator(_empty_if_none)] = Field(
+        default_factory=dict
+    )
+    topics: Annotated[dict[str, Topic], BeforeValidator(_empty_if_none)] = Field(
+        default_factory=dict
+    )
+    feeds: Annotated[dict[FeedId, Feed], BeforeValidator(_empty_if_none)] = Field(
+        default_factory=dict
+    )
+    bridges: Annotated[dict[BridgeName, Bridge], BeforeValidator(_empty_if_none)] = Field(
+        default_factory=dict
+    )
+
+    def area(self, name: str) -> Area:
+        """The area called `name`; KeyError naming it when unknown."""
+        try:
+            return self.areas[name]
+        except KeyError:
+            raise KeyError(f"unknown area {name!r}") from None
+
+    def topic(self, name: str) -> Topic:
+        """The topic called `name`; KeyError naming it when unknown."""
+        try:
+            return self.topics[name]
+        except KeyError:
+            raise KeyError(f"unknown topic {name!r}") from None
+
+    def area_of(self, topic: str) -> str:
+        """The name of the area `topic` belongs to."""
+        return self.topic(topic).area
+
+    def kafka_for(self, area: str) -> KafkaCluster | None:
+        """The cluster holding `area`'s topics; None means the embedded broker."""
+        return self.area(area).kafka or self.kafka
+
+    def registry_for(self, area: str) -> RegistryConnection | None:
+        """The schema registry of `area`; None means the hub's embedded registry."""
+        return self.area(area).registry or self.registry
+
+    def id_namespace(self, area: str) -> str:
+        """The namespace of `area`'s entity ids (urn:ngsi-ld:<Type>:<namespace>:<local id>)."""
+        return self.area(area).id_namespace or area
+
+    def dead_letter_topic(self, topic: str) -> str:
+        """Where records of `topic` that cannot be encoded go: as configured, else "<topic>.dlq"."""
+        return self.topic(topic).dead_letter_topic or f"{topic}.dlq"
+
+    @property
+    def uses_embedded_broker(self) -> bool:
+        """True when some area (or, with no areas, the deployment) has no Kafka cluster."""
+        if self.kafka is not None:
+            return False
+        return not self.areas or any(a.kafka is None for a in self.areas.values())
+
+    def clusters(self) -> list[KafkaCluster]:
+        """The distinct configured clusters (by bootstrap addresses), default one first."""
+        found: dict[frozenset[str], KafkaCluster] = {}
+        candidates = [self.kafka, *(a.kafka for a in self.areas.values())]
+        for cluster in candidates:
+            if cluster is not None:
+                found.setdefault(cluster.identity, cluster)
+        return list(found.values())
+
+    def same_cluster(self, area_a: str, area_b: str) -> bool:
+        """True when both areas' topics live on one cluster (or both on the embedded broker)."""
+        a, b = self.kafka_for(area_a), self.kafka_for(area_b)
+        if a is None or b is None:
+            return a is None and b is None
+        return a.identity == b.identity

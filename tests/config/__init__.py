@@ -1,0 +1,1 @@
+"""Tests of the deployment configuration and the schema catalogue."""
