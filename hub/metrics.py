@@ -1,0 +1,63 @@
+"""Every Prometheus metric the hub exports, defined in this one module.
+
+Other modules call these objects (or the small hooks below); names follow
+Prometheus conventions: a ``tsunagu_`` prefix, base units, ``_total`` counters,
+and labels of bounded cardinality (feed, topic, area; never an entity id).
+"""
+
+from __future__ import annotations
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    gc_collector,
+    platform_collector,
+    process_collector,
+)
+
+from hub import __version__
+
+#: The registry /metrics serves: process and platform metrics plus the hub's own.
+REGISTRY = CollectorRegistry(auto_describe=True)
+process_collector.ProcessCollector(registry=REGISTRY)
+platform_collector.PlatformCollector(registry=REGISTRY)
+gc_collector.GCCollector(registry=REGISTRY)
+
+BUILD = Info("tsunagu_build", "Version of the running hub.", registry=REGISTRY)
+BUILD.info({"version": __version__})
+
+READY = Gauge(
+    "tsunagu_component_ready",
+    "1 when a component (broker, registry, store, http) is ready, else 0.",
+    ["component"],
+    registry=REGISTRY,
+)
+
+HTTP_REQUESTS = Counter(
+    "tsunagu_http_requests_total",
+    "HTTP requests answered, by route template and status class.",
+    ["route", "status"],
+    registry=REGISTRY,
+)
+
+HTTP_DURATION = Histogram(
+    "tsunagu_http_request_duration_seconds",
+    "Time to answer an HTTP request, by route template.",
+    ["route"],
+    registry=REGISTRY,
+)
+
+RECORDS_PRODUCED = Counter(
+    "tsunagu_records_produced_total",
+    "Records acknowledged by Kafka, by topic.",
+    ["topic"],
+    registry=REGISTRY,
+)
+
+
+def set_ready(component: str, ready: bool) -> None:
+    """Record whether ``component`` is ready (drives /readyz and an alertable gauge)."""
+    READY.labels(component).set(1 if ready else 0)
