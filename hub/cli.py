@@ -19,21 +19,25 @@ def main() -> None:
     """Tsunagu: a thin data-linkage hub for smart cities."""
 
 
-@main.command()
-@click.option(
+_config_option = click.option(
     "--config",
     "config_path",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
     help="deployment file (default: ./topics.yaml, else the packaged demo)",
 )
-@click.option(
+_schemas_option = click.option(
     "--schemas",
     "schema_dir",
     type=click.Path(path_type=Path, file_okay=False),
     default=None,
     help="directory of .avsc files (default: ./schemas/avro, else the packaged copy)",
 )
+
+
+@main.command()
+@_config_option
+@_schemas_option
 def validate(config_path: Path | None, schema_dir: Path | None) -> None:
     """Check a deployment file; every problem is printed with file, line and key path."""
     path = config_path or default_config_path()
@@ -47,20 +51,8 @@ def validate(config_path: Path | None, schema_dir: Path | None) -> None:
 
 
 @main.command()
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="deployment file (default: ./topics.yaml, else the packaged demo)",
-)
-@click.option(
-    "--schemas",
-    "schema_dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    help="directory of .avsc files (default: ./schemas/avro, else the packaged copy)",
-)
+@_config_option
+@_schemas_option
 def up(config_path: Path | None, schema_dir: Path | None) -> None:
     """Run the hub: embedded broker if no cluster is configured, registry, HTTP, topics."""
     from hub.up import UpOptions, run_up  # noqa: PLC0415 - keeps `validate` light
