@@ -2,6 +2,7 @@
 
 from hub.kafka.api import Admin, Backend, Consumer, Producer
 from hub.kafka.backends import DEFAULT_BACKEND, backend_names, get_backend
+from hub.kafka.pipeline import deliver_chunks
 from hub.kafka.types import (
     Cluster,
     CreateTopicsResult,
@@ -28,5 +29,6 @@ __all__ = [
     "TopicPartition",
     "TopicSpec",
     "backend_names",
+    "deliver_chunks",
     "get_backend",
 ]

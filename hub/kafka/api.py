@@ -42,6 +42,16 @@ class Producer(Protocol):
         """
         ...
 
+    async def deliver(
+        self, topic: str, records: Sequence[Outgoing], *, partition: int | None = None
+    ) -> None:
+        """Produce ``records`` and wait until all are acknowledged, without their offsets.
+
+        The path for ingest and bridges, which need the acknowledgement but not where each
+        record landed: skipping the per-record bookkeeping is what keeps the interface
+        close to a raw librdkafka loop. Raises ``DeliveryError`` like ``send_batch``.
+        """
+
 
 class Consumer(Protocol):
     """A group member that commits only what the caller says it has processed."""

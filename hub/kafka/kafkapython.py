@@ -176,6 +176,12 @@ class KafkaPythonProducer:
             )
         return batch.deliveries
 
+    async def deliver(
+        self, topic: str, records: Sequence[Outgoing], *, partition: int | None = None
+    ) -> None:
+        # kafka-python's futures carry the metadata anyway: nothing to save by skipping it.
+        await self.send_batch(topic, records, partition=partition)
+
 
 class KafkaPythonConsumer:
     """kafka-python group consumer with manual commits."""

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from hub.broker import free_port
-from hub.errors import KafkaUnavailableError
+from hub.errors import KafkaError, KafkaUnavailableError
 from hub.kafka import (
     Backend,
     Cluster,
@@ -181,3 +181,39 @@ async def test_unreachable_cluster_is_reported(backend: Backend) -> None:
     with pytest.raises(KafkaUnavailableError, match="unreachable"):
         await admin.ping(timeout=2.0)
     await admin.close()
+
+
+async def test_concurrent_delivers_are_all_acknowledged_and_readable(
+    backend: Backend, cluster: Cluster, topic: str, unique: str
+) -> None:
+    producer = backend.producer(cluster)
+    await producer.start()
+
+    def chunk(sender: int) -> list[Outgoing]:
+        headers = [("sender", str(sender).encode())] if sender % 2 else None
+        return [Outgoing(f"s{sender}-{i}".encode(), b"v", headers) for i in range(300)]
+
+    # Concurrent callers share acknowledgement groups; every one must still be waited for.
+    await asyncio.gather(*(producer.deliver(topic, chunk(s)) for s in range(6)))
+    await producer.deliver(topic, [])
+    consumer = backend.consumer(cluster, f"g-{unique}", [topic])
+    await consumer.start()
+    got = await drain(consumer, 1800)
+    assert sorted(r.key or b"" for r in got) == sorted(
+        o.key or b"" for s in range(6) for o in chunk(s)
+    )
+    assert all(r.headers == [("sender", b"1")] for r in got if (r.key or b"").startswith(b"s1-"))
+    await consumer.stop()
+    await producer.stop()
+
+
+async def test_a_rejected_record_fails_its_deliver_and_the_next_one_works(
+    backend: Backend, cluster: Cluster, topic: str
+) -> None:
+    producer = backend.producer(cluster)
+    await producer.start()
+    too_big = b"x" * (2 * 1024 * 1024)  # over the default 1 MiB message.max.bytes
+    with pytest.raises(KafkaError):
+        await producer.deliver(topic, [Outgoing(b"ok", b"small"), Outgoing(b"big", too_big)])
+    await asyncio.wait_for(producer.deliver(topic, [Outgoing(b"after", b"fine")]), 30)
+    await producer.stop()
