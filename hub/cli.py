@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import click
+import orjson
 
 from hub.config import default_config_path, validate_file
 from hub.errors import ConfigError, TsunaguError
 from hub.schemas.catalogue import default_schema_dir
+
+if TYPE_CHECKING:
+    from hub.config import Deployment
+    from hub.connections import Connections
+    from hub.schemas.catalogue import SchemaCatalogue
+
+T = TypeVar("T")
 
 
 @click.group()
@@ -50,6 +60,139 @@ def validate(config_path: Path | None, schema_dir: Path | None) -> None:
     click.echo(f"{path}: valid")
 
 
+_hub_option = click.option(
+    "--hub",
+    "hub_address",
+    default=None,
+    metavar="URL",
+    help="a running hub, for its embedded broker and registry (default: the config's http)",
+)
+
+
+def _fail(command: str, exc: TsunaguError) -> None:
+    if isinstance(exc, ConfigError):
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+    else:
+        click.echo(f"tsunagu {command}: {exc}", err=True)
+    sys.exit(1)
+
+
+def _with_connections(
+    command: str,
+    config_path: Path | None,
+    schema_dir: Path | None,
+    hub_address: str | None,
+    work: Callable[[Deployment, SchemaCatalogue, Connections], Awaitable[T]],
+    *,
+    needs_kafka: bool,
+) -> T:
+    """Load the deployment and schemas, connect (finding a running hub's embedded services
+    when the deployment uses them), run ``work``, close everything; exit 1 on errors."""
+    from hub.config import load_config  # noqa: PLC0415 - keeps `validate` light
+    from hub.connections import (  # noqa: PLC0415
+        Connections,
+        EmbeddedEndpoints,
+        discover_running_hub,
+        hub_url,
+    )
+    from hub.schemas.catalogue import SchemaCatalogue  # noqa: PLC0415
+
+    async def run() -> T:
+        catalogue = SchemaCatalogue.load(schema_dir or default_schema_dir())
+        deployment = load_config(config_path or default_config_path(), catalogue)
+        needs_hub = any(deployment.registry_for(a) is None for a in deployment.areas) or (
+            needs_kafka and deployment.uses_embedded_broker
+        )
+        embedded = EmbeddedEndpoints(None, None)
+        if needs_hub:
+            embedded = await discover_running_hub(hub_address or hub_url(deployment))
+        connections = Connections(deployment, embedded)
+        try:
+            return await work(deployment, catalogue, connections)
+        finally:
+            await connections.close()
+
+    try:
+        return asyncio.run(run())
+    except TsunaguError as exc:
+        _fail(command, exc)
+        raise  # unreachable: _fail exits
+
+
+@main.command("apply")
+@_config_option
+@_schemas_option
+@_hub_option
+def apply_command(
+    config_path: Path | None, schema_dir: Path | None, hub_address: str | None
+) -> None:
+    """Create the deployment's topics and register their schemas (refusing incompatible ones)."""
+    from hub.apply import apply  # noqa: PLC0415
+
+    report = _with_connections(
+        "apply",
+        config_path,
+        schema_dir,
+        hub_address,
+        lambda d, c, conn: apply(d, c, conn.admin_for, conn.registry_for),
+        needs_kafka=True,
+    )
+    for topic in report.created_topics:
+        click.echo(f"created  {topic}")
+    for topic in report.existing_topics:
+        click.echo(f"exists   {topic}")
+    for subject, schema_id in report.registered.items():
+        click.echo(f"schema   {subject} -> id {schema_id}")
+
+
+@main.group()
+def schemas() -> None:
+    """The canonical Avro schemas and the registry."""
+
+
+@schemas.command("check")
+@_config_option
+@_schemas_option
+@_hub_option
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object per subject")
+def schemas_check(
+    config_path: Path | None, schema_dir: Path | None, hub_address: str | None, as_json: bool
+) -> None:
+    """Report whether schemas/avro/ is compatible with what each registry holds."""
+    from hub.schemas.check import check_schemas  # noqa: PLC0415
+
+    results = _with_connections(
+        "schemas check",
+        config_path,
+        schema_dir,
+        hub_address,
+        lambda d, c, conn: check_schemas(d, c, conn.registry_for),
+        needs_kafka=False,
+    )
+    for result in results:
+        if as_json:
+            click.echo(
+                orjson.dumps(
+                    {
+                        "topic": result.topic,
+                        "subject": result.subject,
+                        "schema": result.schema,
+                        "registry": result.registry,
+                        "status": result.status,
+                        "level": result.level,
+                        "reasons": list(result.reasons),
+                    }
+                )
+            )
+        else:
+            click.echo(result.describe())
+    bad = [r for r in results if not r.ok]
+    if bad:
+        click.echo(f"{len(bad)} of {len(results)} subject(s) incompatible", err=True)
+        sys.exit(1)
+
+
 @main.command()
 @_config_option
 @_schemas_option
@@ -60,10 +203,5 @@ def up(config_path: Path | None, schema_dir: Path | None) -> None:
     options = UpOptions(config_path or default_config_path(), schema_dir or default_schema_dir())
     try:
         asyncio.run(run_up(options))
-    except ConfigError as exc:
-        for problem in exc.problems:
-            click.echo(str(problem), err=True)
-        sys.exit(1)
     except TsunaguError as exc:
-        click.echo(f"tsunagu up: {exc}", err=True)
-        sys.exit(1)
+        _fail("up", exc)

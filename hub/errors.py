@@ -166,3 +166,14 @@ class MissingSecretError(ConfigError):
         super().__init__(
             [Problem("<environment>", None, name, f"environment variable is not set{needed}")]
         )
+
+
+class HubNotRunningError(TsunaguError):
+    """A command needs the embedded broker or registry of a hub that does not answer."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        super().__init__(
+            f"no running hub answers at {url} ({reason}); this deployment uses the embedded "
+            "broker or registry, so start the hub with `tsunagu up` first or pass --hub URL"
+        )

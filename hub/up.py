@@ -1,35 +1,44 @@
 """``tsunagu up``: run a whole hub on one machine from a deployment file.
 
-Start order: embedded broker (only when no cluster is configured), runtime
-store, HTTP server (registry, health, metrics), then ``apply``. Later
-capabilities (feeds, bridges, gateway) plug in as extra parts started after
-apply. Shutdown runs in reverse, and the broker also dies with this process.
+Start order: embedded broker (only when no cluster is configured), runtime store,
+HTTP server (registry, health, metrics, and whatever routes the parts add), then
+``apply``, then the parts (feeds, bridges, gateway subscriptions). Shutdown runs
+in reverse; the broker also dies with this process, even on SIGKILL.
+
+A part is anything with ``configure`` (add routes and readiness checks before the
+HTTP server starts), ``start`` and ``stop``; the table ``PARTS`` names the
+factories, imported lazily so a deployment without feeds never loads adapters.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import importlib
 import logging
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.apply import apply
 from hub.broker import EmbeddedBroker, ensure_port_free
-from hub.config import Deployment, KafkaCluster, load_config
+from hub.config import Deployment, load_config
+from hub.connections import Connections, EmbeddedEndpoints
 from hub.db import create_schema, make_engine
 from hub.http.app import HubInfo, add_readiness_check, create_app
-from hub.kafka import Admin, Cluster, get_backend
 from hub.metrics import set_ready
-from hub.registry.client import RegistryClient
 from hub.registry.server import create_registry_app
 from hub.registry.store import RegistryStore
 from hub.schemas.catalogue import SchemaCatalogue
 
 log = logging.getLogger(__name__)
+
+__all__ = ["PARTS", "HubContext", "Part", "UpOptions", "run_up"]
 
 
 @dataclass(frozen=True)
@@ -40,16 +49,78 @@ class UpOptions:
     schemas: Path
 
 
-def _cluster(settings: KafkaCluster | None, embedded: str | None) -> Cluster:
-    if settings is None:
-        assert embedded is not None, "embedded broker must run when an area has no cluster"
-        return Cluster(embedded)
-    props = settings.client_properties()
-    props.pop("bootstrap.servers", None)
-    return Cluster(settings.bootstrap_servers, props)
+@dataclass
+class HubContext:
+    """What a running hub offers its parts."""
+
+    deployment: Deployment
+    catalogue: SchemaCatalogue
+    connections: Connections
+    engine: AsyncEngine
+    app: web.Application
+    shutdown: asyncio.Event
 
 
-async def run_up(  # noqa: PLR0915 - one linear start-up sequence, split when feeds plug in
+class Part(Protocol):
+    """One capability ``up`` runs (the feeds, the bridges, the gateway...)."""
+
+    name: str
+
+    def configure(self, context: HubContext) -> None:
+        """Add routes and readiness checks; called before the HTTP server starts."""
+
+    async def start(self, context: HubContext) -> None:
+        """Start working; called after topics exist and schemas are registered."""
+
+    async def stop(self) -> None:
+        """Stop, finishing or abandoning in-flight work within a bounded time."""
+
+
+# "module:function" taking the Deployment and returning a Part, or None when the
+# deployment has nothing for it to do.
+PARTS: list[str] = []
+
+
+def _load_parts(deployment: Deployment) -> list[Part]:
+    parts: list[Part] = []
+    for target in PARTS:
+        module_name, _, factory_name = target.partition(":")
+        factory: Callable[[Deployment], Part | None] = getattr(
+            importlib.import_module(module_name), factory_name
+        )
+        part = factory(deployment)
+        if part is not None:
+            parts.append(part)
+    return parts
+
+
+def _install_signal_handlers(shutdown: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, shutdown.set)
+
+
+async def _start_http(app: web.Application, host: str, port: int) -> web.AppRunner:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    return runner
+
+
+async def _stop_parts(parts: list[Part]) -> None:
+    for part in reversed(parts):
+        try:
+            await part.stop()
+        except Exception:
+            log.exception("stopping %s failed", part.name)
+
+
+def _mark_not_ready() -> None:
+    for component in ("broker", "store", "http", "registry"):
+        set_ready(component, False)
+
+
+async def run_up(
     options: UpOptions,
     shutdown: asyncio.Event | None = None,
     announce: Callable[[str], None] = print,
@@ -57,78 +128,64 @@ async def run_up(  # noqa: PLR0915 - one linear start-up sequence, split when fe
     """Run until ``shutdown`` is set (by default: SIGINT or SIGTERM)."""
     catalogue = await asyncio.to_thread(SchemaCatalogue.load, options.schemas)
     deployment: Deployment = await asyncio.to_thread(load_config, options.config, catalogue)
+    parts = _load_parts(deployment)
     settings = deployment.hub
     if shutdown is None:
         shutdown = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, shutdown.set)
-
+        _install_signal_handlers(shutdown)
     ensure_port_free("the hub's HTTP server", settings.http.host, settings.http.port)
-    broker: EmbeddedBroker | None = None
-    engine = make_engine(settings.store.resolved_url())
-    runner: web.AppRunner | None = None
-    registries: dict[str, RegistryClient] = {}
-    admins: dict[str, Admin] = {}
-    try:
-        embedded: str | None = None
+
+    # Each resource registers its own clean-up as it starts: they run in reverse order,
+    # whatever failed part-way.
+    async with contextlib.AsyncExitStack() as stack:
+        stack.callback(_mark_not_ready)
+        embedded_bootstrap: str | None = None
         if deployment.uses_embedded_broker:
             broker = EmbeddedBroker(settings.embedded_broker.host, settings.embedded_broker.port)
-            embedded = await asyncio.to_thread(broker.start)
+            embedded_bootstrap = await asyncio.to_thread(broker.start)
+            stack.push_async_callback(asyncio.to_thread, broker.stop)
         set_ready("broker", True)
+        engine = make_engine(settings.store.resolved_url())
+        stack.push_async_callback(engine.dispose)
         await create_schema(engine)
         set_ready("store", True)
 
-        http = settings.http
-        base = f"http://{http.host}:{http.port}"
+        base = f"http://{settings.http.host}:{settings.http.port}"
         registry_url = f"{base}/registry"
-        default_cluster = _cluster(deployment.kafka, embedded)
+        connections = Connections(deployment, EmbeddedEndpoints(embedded_bootstrap, registry_url))
+        default_cluster = connections.cluster_for(None)
         info = HubInfo(default_cluster.bootstrap_servers, registry_url, base, settings.kafka_client)
         app = create_app(info, create_registry_app(RegistryStore(engine)))
-        backend = get_backend(settings.kafka_client)
-        main_admin = backend.admin(default_cluster)
+        main_admin = connections.admin_for(None)
 
-        async def broker_ready() -> bool:
+        async def kafka_ready() -> bool:
             await main_admin.ping(timeout=2.0)
             return True
 
-        add_readiness_check(app, "kafka", broker_ready)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, http.host, http.port).start()
+        add_readiness_check(app, "kafka", kafka_ready)
+        context = HubContext(deployment, catalogue, connections, engine, app, shutdown)
+        for part in parts:
+            part.configure(context)
+        runner = await _start_http(app, settings.http.host, settings.http.port)
+        stack.push_async_callback(runner.cleanup)
+        stack.push_async_callback(connections.close)
         set_ready("http", True)
 
-        def admin_for(area: str) -> Admin:
-            if area not in admins:
-                admins[area] = backend.admin(_cluster(deployment.kafka_for(area), embedded))
-            return admins[area]
-
-        def registry_for(area: str) -> RegistryClient:
-            if area not in registries:
-                conn = deployment.registry_for(area)
-                registries[area] = RegistryClient(conn.url if conn else registry_url)
-            return registries[area]
-
-        report = await apply(deployment, catalogue, admin_for, registry_for)
+        report = await apply(deployment, catalogue, connections.admin_for, connections.registry_for)
         set_ready("registry", True)
+        started: list[Part] = []
+        stack.push_async_callback(_stop_parts, started)
+        for part in parts:
+            await part.start(context)
+            started.append(part)
         announce(f"Kafka bootstrap: {default_cluster.bootstrap_servers}")
         announce(f"Schema registry: {registry_url}")
         announce(f"Gateway:         {base}  (/v1/info, /healthz, /readyz, /metrics)")
         announce(
             f"Topics: {len(report.created_topics)} created, {len(report.existing_topics)} "
-            f"existing; {len(report.registered)} schemas registered. Ctrl-C to stop."
+            f"existing; {len(report.registered)} schemas registered"
+            + "".join(f"; {part.name} running" for part in started)
+            + ". Ctrl-C to stop."
         )
         await shutdown.wait()
         announce("shutting down")
-    finally:
-        for client in registries.values():
-            await client.close()
-        for admin in admins.values():
-            await admin.close()
-        if runner is not None:
-            await runner.cleanup()
-        await engine.dispose()
-        if broker is not None:
-            await asyncio.to_thread(broker.stop)
-        for component in ("broker", "store", "http", "registry"):
-            set_ready(component, False)
