@@ -1,0 +1,164 @@
+"""The adapter contract: what an adapter is given, what it yields, how it fails.
+
+The runner (``hub.ingest``) builds a ``CycleContext`` per polling cycle. The adapter
+asks it for URLs (``fetch`` does conditional GET, time-outs, size limits and retries,
+and answers ``NotModified`` when the source says nothing changed), parses the bytes
+with pure functions and yields ``Emit(entity, record)``: ``entity`` names the kind of
+record (``"stops"``, ``"vehicle_positions"``...), which the feed's ``topic``/``topics``
+maps to a Kafka topic; ``record`` is a dict in the form of the topic's Avro schema
+(timestamps as int milliseconds since the epoch, optional values as None).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+from pydantic import BaseModel
+
+__all__ = [
+    "Adapter",
+    "AdapterError",
+    "CycleContext",
+    "Emit",
+    "FeedUnavailableError",
+    "Fetched",
+    "MalformedFeedError",
+    "NotModified",
+    "urn",
+]
+
+
+class AdapterError(Exception):
+    """Base of what an adapter raises; the runner marks the feed unhealthy and goes on."""
+
+    kind = "adapter"
+
+
+class FeedUnavailableError(AdapterError):
+    """The source could not be fetched (network, HTTP status, too large): retried later."""
+
+    kind = "fetch"
+
+
+class MalformedFeedError(AdapterError):
+    """The source answered with something that cannot be parsed as a whole feed.
+
+    ``where`` locates the problem for people (e.g. ``stop_times.txt:1234``). Nothing of
+    the cycle is published when a whole-feed check fails (a half-published timetable
+    is worse than yesterday's).
+    """
+
+    kind = "parse"
+
+    def __init__(self, message: str, where: str | None = None) -> None:
+        self.where = where
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A body the source sent (in memory, or in a file for large downloads)."""
+
+    url: str
+    fetched_at_ms: int
+    body: bytes = b""
+    path: Path | None = None
+    content_type: str | None = None
+    last_modified_ms: int | None = None
+
+    def read(self) -> bytes:
+        """The whole body (reads the file when the body was downloaded to disk)."""
+        return self.path.read_bytes() if self.path is not None else self.body
+
+
+@dataclass(frozen=True)
+class NotModified:
+    """The source answered 304 (or the same content hash): nothing to parse."""
+
+    url: str
+
+
+@dataclass(frozen=True)
+class Emit:
+    """One canonical record for the topic the feed maps ``entity`` to."""
+
+    entity: str
+    record: dict[str, Any]
+
+
+def urn(entity_type: str, namespace: str, *local: str) -> str:
+    """An NGSI-LD style global id: ``urn:ngsi-ld:<Type>:<namespace>:<local id>``.
+
+    Parts of the local id are joined with ``:``; characters outside the URN-safe set
+    are percent-encoded so any source id yields a valid, stable URN.
+    """
+    from urllib.parse import quote  # noqa: PLC0415 - tiny, keeps module import light
+
+    encoded = ":".join(quote(part, safe="-._~!$&'()*+,;=@") for part in local)
+    return f"urn:ngsi-ld:{entity_type}:{namespace}:{encoded}"
+
+
+@dataclass
+class CycleContext:
+    """What one polling cycle of one feed offers its adapter."""
+
+    feed_id: str
+    area: str
+    id_namespace: str
+    timezone: str
+    url: str | None
+    urls: Mapping[str, str]
+    now_ms: int
+    fetcher: Any  # hub.ingest.fetch.Fetcher; typed loosely so adapters need not import the hub
+    ttl_hint_s: float | None = None
+    notes: list[str] = field(default_factory=list)
+    # Called as progress(stage, done, total) by long imports; the CLI draws a bar from it.
+    progress: Callable[[str, int, int | None], None] | None = None
+
+    async def fetch(self, url: str, *, to_file: bool = False) -> Fetched | NotModified:
+        """Fetch ``url`` (conditional GET); ``to_file`` streams a large body to disk."""
+        result: Fetched | NotModified = await self.fetcher.fetch(url, to_file=to_file)
+        return result
+
+    def suggest_ttl(self, seconds: float) -> None:
+        """Tell the scheduler when the source says its data goes stale (GBFS ``ttl``)."""
+        self.ttl_hint_s = seconds if self.ttl_hint_s is None else min(self.ttl_hint_s, seconds)
+
+    def report_progress(self, stage: str, done: int, total: int | None = None) -> None:
+        """Say how far a long stage (e.g. ``"stop_times.txt"``) has come, in rows."""
+        if self.progress is not None:
+            self.progress(stage, done, total)
+
+    def note(self, message: str) -> None:
+        """Record something worth telling the operator that is not an error (once per cycle)."""
+        self.notes.append(message)
+
+    def id(self, entity_type: str, *local: str) -> str:
+        """A global id in this feed's area namespace."""
+        return urn(entity_type, self.id_namespace, *local)
+
+    def envelope(self, observed_at_ms: int) -> dict[str, Any]:
+        """The five envelope fields every canonical record starts with, less its id."""
+        return {
+            "area": self.area,
+            "source_feed": self.feed_id,
+            "observed_at": observed_at_ms,
+            "ingested_at": self.now_ms,
+        }
+
+
+class Adapter(Protocol):
+    """A source family. ``Options`` validates the feed's ``options:`` (extra keys are errors)."""
+
+    name: ClassVar[str]
+    Options: ClassVar[type[BaseModel]]
+    entities: ClassVar[tuple[str, ...]]  # what ``Emit.entity`` may be
+
+    def __init__(self, options: BaseModel) -> None: ...
+
+    def cycle(self, ctx: CycleContext) -> AsyncIterator[Emit]:
+        """Fetch, parse and yield this cycle's records (an async generator)."""
+        ...
