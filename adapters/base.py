@@ -156,6 +156,9 @@ class Adapter(Protocol):
     name: ClassVar[str]
     Options: ClassVar[type[BaseModel]]
     entities: ClassVar[tuple[str, ...]]  # what ``Emit.entity`` may be
+    # entity -> full name of the canonical schema its records follow; lets a feed with a
+    # single ``topic:`` take just the entities that fit that topic.
+    entity_schemas: ClassVar[Mapping[str, str]]
 
     def __init__(self, options: BaseModel) -> None: ...
 

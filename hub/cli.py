@@ -196,6 +196,40 @@ def schemas_check(
 @main.command()
 @_config_option
 @_schemas_option
+@_hub_option
+@click.option("--feed", "feed_id", required=True, help="the feed to run (an id under feeds:)")
+@click.option("--once", is_flag=True, help="run one cycle, print a JSON summary, exit")
+@click.option("--progress/--no-progress", default=None, help="progress bar (default: on a TTY)")
+def ingest(
+    *,
+    config_path: Path | None,
+    schema_dir: Path | None,
+    hub_address: str | None,
+    feed_id: str,
+    once: bool,
+    progress: bool | None,
+) -> None:
+    """Run one feed: fetch, normalise, produce. With --once, one cycle and a summary."""
+    from hub.ingest.command import run_ingest  # noqa: PLC0415
+
+    show_progress = sys.stderr.isatty() if progress is None else progress
+    summary = _with_connections(
+        "ingest",
+        config_path,
+        schema_dir,
+        hub_address,
+        lambda d, c, conn: run_ingest(d, c, conn, feed_id, once=once, progress=show_progress),
+        needs_kafka=True,
+    )
+    if summary is not None:
+        click.echo(orjson.dumps(summary.as_json()))
+        if summary.outcome == "error":
+            sys.exit(1)
+
+
+@main.command()
+@_config_option
+@_schemas_option
 def up(config_path: Path | None, schema_dir: Path | None) -> None:
     """Run the hub: embedded broker if no cluster is configured, registry, HTTP, topics."""
     from hub.up import UpOptions, run_up  # noqa: PLC0415 - keeps `validate` light

@@ -1,0 +1,129 @@
+"""Turn a feed of the deployment into a ready ``FeedRunner``: adapter and options, a writer per
+topic (schema registered, encoder, dead-letter topic), fetcher, and the feed's saved state."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import aiohttp
+from pydantic import ValidationError
+
+from adapters.base import Adapter
+from adapters.registry import AdapterNotFoundError, adapter_class
+from hub.apply import value_subject
+from hub.codec import Encoder
+from hub.config import Deployment
+from hub.connections import Connections
+from hub.errors import ConfigError, Problem
+from hub.ingest.fetch import Fetcher, FetchPolicy
+from hub.ingest.runner import FeedRunner, FeedSpec, TrackedHashes
+from hub.ingest.state import FeedStateStore
+from hub.publish import TopicWriter
+from hub.schemas.catalogue import SchemaCatalogue
+
+__all__ = ["build_feed_runner", "entity_topics", "make_adapter"]
+
+
+def _problem(feed_id: str, key: str, message: str) -> ConfigError:
+    return ConfigError([Problem("topics.yaml", None, f"feeds.{feed_id}.{key}", message)])
+
+
+def make_adapter(deployment: Deployment, feed_id: str) -> Adapter:
+    """The feed's adapter with its options validated (ConfigError naming the feed if not)."""
+    feed = deployment.feeds[feed_id]
+    try:
+        cls = adapter_class(feed.adapter)
+    except AdapterNotFoundError as exc:
+        raise _problem(feed_id, "adapter", str(exc)) from exc
+    try:
+        options = cls.Options.model_validate(feed.options)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise _problem(feed_id, f"options.{where}" if where else "options", first["msg"]) from exc
+    return cls(options)
+
+
+def entity_topics(deployment: Deployment, feed_id: str, adapter: Adapter) -> dict[str, str]:
+    """Which topic each entity the adapter yields goes to.
+
+    With ``topics: {entity: topic}`` as written; with a single ``topic:``, the entities
+    whose canonical schema is that topic's schema (or the only entity the adapter has).
+    """
+    feed = deployment.feeds[feed_id]
+    if feed.topics is not None:
+        unknown = sorted(set(feed.topics) - set(adapter.entities))
+        if unknown:
+            raise _problem(
+                feed_id,
+                "topics",
+                f"adapter {adapter.name!r} yields no {', '.join(unknown)} "
+                f"(it yields: {', '.join(adapter.entities)})",
+            )
+        return dict(feed.topics)
+    assert feed.topic is not None
+    schema = deployment.topic(feed.topic).schema_name
+    if len(adapter.entities) == 1:
+        return {adapter.entities[0]: feed.topic}
+    routed = {e: feed.topic for e, s in adapter.entity_schemas.items() if s == schema}
+    if not routed:
+        raise _problem(
+            feed_id,
+            "topic",
+            f"adapter {adapter.name!r} yields nothing of schema {schema} "
+            f"(it yields {dict(adapter.entity_schemas)}); use topics: {{entity: topic}}",
+        )
+    return routed
+
+
+async def build_feed_runner(
+    feed_id: str,
+    deployment: Deployment,
+    catalogue: SchemaCatalogue,
+    connections: Connections,
+    store: FeedStateStore,
+    *,
+    session: aiohttp.ClientSession,
+    download_dir: Path | None = None,
+    progress: Callable[[str, int, int | None], None] | None = None,
+) -> FeedRunner:
+    """Everything one feed needs to run; registers the topics' schemas if they are not yet."""
+    feed = deployment.feeds[feed_id]
+    adapter = make_adapter(deployment, feed_id)
+    routes = entity_topics(deployment, feed_id, adapter)
+    area = deployment.topic(next(iter(routes.values()))).area
+    saved = await store.entity_hashes(feed_id)
+    hashes = TrackedHashes(saved)
+    writers: dict[str, TopicWriter] = {}
+    by_topic: dict[str, TopicWriter] = {}
+    for entity, topic_name in routes.items():
+        if topic_name not in by_topic:
+            topic = deployment.topic(topic_name)
+            entry = catalogue.get(topic.schema_name)
+            registry = connections.registry_for(topic.area)
+            schema_id = await registry.register(value_subject(topic_name), entry.text)
+            by_topic[topic_name] = TopicWriter(
+                topic_name,
+                deployment.dead_letter_topic(topic_name),
+                Encoder(schema_id, entry.parsed),
+                await connections.producer_for(topic.area),
+                key_field=topic.key,
+                hashes=None if topic.every_observation else hashes,
+            )
+        writers[entity] = by_topic[topic_name]
+    fetcher = Fetcher(
+        session, store, feed_id, auth=feed.auth, policy=FetchPolicy(), download_dir=download_dir
+    )
+    spec = FeedSpec(
+        feed_id, feed, area, deployment.id_namespace(area), deployment.area(area).timezone
+    )
+    return FeedRunner(
+        spec,
+        adapter=adapter,
+        writers=writers,
+        fetcher=fetcher,
+        store=store,
+        hashes=hashes,
+        progress=progress,
+    )

@@ -1,0 +1,146 @@
+"""Per-feed state in the runtime store, so a restart neither re-downloads nor re-publishes.
+
+- ``ingest_feed_status``: health, last success, last error, newest data seen.
+- ``ingest_sources``: per URL of a feed, the HTTP validators (ETag, Last-Modified) and the
+  body's content hash, for conditional GET and for sources that ignore it.
+- ``ingest_entities``: per feed and entity id, the content hash last published, so an
+  unchanged entity is not produced again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hub.db import metadata, write_transaction
+
+__all__ = ["FeedStateStore", "FeedStatus", "SourceValidators"]
+
+feed_status = sa.Table(
+    "ingest_feed_status",
+    metadata,
+    sa.Column("feed", sa.String(200), primary_key=True),
+    sa.Column("healthy", sa.Boolean, nullable=False),
+    sa.Column("last_success_ms", sa.BigInteger),
+    sa.Column("last_error_ms", sa.BigInteger),
+    sa.Column("last_error", sa.Text),
+    sa.Column("newest_observed_ms", sa.BigInteger),
+    sa.Column("consecutive_failures", sa.Integer, nullable=False, default=0),
+)
+
+sources = sa.Table(
+    "ingest_sources",
+    metadata,
+    sa.Column("feed", sa.String(200), primary_key=True),
+    sa.Column("url", sa.String(2000), primary_key=True),
+    sa.Column("etag", sa.String(500)),
+    sa.Column("last_modified", sa.String(100)),
+    sa.Column("content_hash", sa.String(64)),
+)
+
+entities = sa.Table(
+    "ingest_entities",
+    metadata,
+    sa.Column("feed", sa.String(200), primary_key=True),
+    sa.Column("entity_id", sa.String(500), primary_key=True),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class FeedStatus:
+    """A feed's health as last recorded."""
+
+    feed: str
+    healthy: bool
+    last_success_ms: int | None
+    last_error_ms: int | None
+    last_error: str | None
+    newest_observed_ms: int | None
+    consecutive_failures: int
+
+
+@dataclass(frozen=True)
+class SourceValidators:
+    """What the last successful fetch of a URL answered with."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+    content_hash: str | None = None
+
+
+def _upsert(engine: AsyncEngine, table: sa.Table, keys: list[str]) -> Any:
+    dialect = engine.dialect.name
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    statement = module.insert(table)
+    updates = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys}
+    return statement.on_conflict_do_update(index_elements=keys, set_=updates)
+
+
+class FeedStateStore:
+    """Reads and writes the ingest tables (SQLite or PostgreSQL)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def status(self, feed: str) -> FeedStatus | None:
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(sa.select(feed_status).where(feed_status.c.feed == feed))
+            ).first()
+        return FeedStatus(**row._asdict()) if row is not None else None
+
+    async def all_statuses(self) -> list[FeedStatus]:
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(sa.select(feed_status).order_by(feed_status.c.feed))).all()
+        return [FeedStatus(**row._asdict()) for row in rows]
+
+    async def save_status(self, status: FeedStatus) -> None:
+        async with write_transaction(self.engine) as conn:
+            await conn.execute(
+                _upsert(self.engine, feed_status, ["feed"]),
+                [status.__dict__],
+            )
+
+    async def validators(self, feed: str, url: str) -> SourceValidators:
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(
+                        sources.c.etag, sources.c.last_modified, sources.c.content_hash
+                    ).where(sources.c.feed == feed, sources.c.url == url)
+                )
+            ).first()
+        return SourceValidators(*row) if row is not None else SourceValidators()
+
+    async def save_validators(self, feed: str, url: str, validators: SourceValidators) -> None:
+        async with write_transaction(self.engine) as conn:
+            await conn.execute(
+                _upsert(self.engine, sources, ["feed", "url"]),
+                [{"feed": feed, "url": url, **validators.__dict__}],
+            )
+
+    async def entity_hashes(self, feed: str) -> dict[str, str]:
+        """Every entity id -> content hash the feed last published."""
+        async with self.engine.connect() as conn:
+            result = await conn.stream(
+                sa.select(entities.c.entity_id, entities.c.content_hash).where(
+                    entities.c.feed == feed
+                )
+            )
+            return {row[0]: row[1] async for row in result}
+
+    async def save_entity_hashes(self, feed: str, changed: Mapping[str, str]) -> None:
+        """Record what was just published (only the entries that changed)."""
+        if not changed:
+            return
+        rows = [{"feed": feed, "entity_id": k, "content_hash": v} for k, v in changed.items()]
+        statement = _upsert(self.engine, entities, ["feed", "entity_id"])
+        async with write_transaction(self.engine) as conn:
+            for start in range(0, len(rows), 5_000):
+                await conn.execute(statement, rows[start : start + 5_000])

@@ -1,0 +1,151 @@
+"""Write canonical records to a topic: validate by encoding, key by id, skip what is unchanged,
+deliver, and send what does not fit the schema to the topic's dead-letter topic with the reason.
+
+Shared by feed ingestion and HTTP publishing, so a record is judged the same way
+whichever door it came in by.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import MutableMapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from hub import headers as h
+from hub.codec import Encoder
+from hub.errors import EncodeError
+from hub.kafka import Outgoing, Producer, deliver_chunks
+from hub.metrics import RECORDS_PRODUCED
+
+__all__ = ["Provenance", "TopicWriter", "WriteResult", "content_hash"]
+
+_CHUNK = 5_000
+
+
+def content_hash(record: dict[str, Any]) -> str:
+    """A digest of the record's content, ignoring when the hub ingested it.
+
+    Two fetches of an unchanged entity give the same digest, so the entity is not
+    re-published; a new observation time counts as a change.
+    """
+    content = {k: v for k, v in record.items() if k != "ingested_at"}
+    data = orjson.dumps(content, option=orjson.OPT_SORT_KEYS, default=str)
+    return hashlib.blake2b(data, digest_size=12).hexdigest()
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a batch of records came from, written into every record's headers."""
+
+    source: str  # the feed id, or "http:<key name>"
+    area: str
+    ingested_at_ms: int
+
+
+@dataclass
+class WriteResult:
+    """What happened to the records of one ``write``."""
+
+    produced: int = 0
+    unchanged: int = 0
+    dead_lettered: int = 0
+    errors: list[str] = field(default_factory=list)  # the first few reasons, for people
+
+    def add(self, other: WriteResult) -> None:
+        self.produced += other.produced
+        self.unchanged += other.unchanged
+        self.dead_lettered += other.dead_lettered
+        self.errors += other.errors[: max(0, 5 - len(self.errors))]
+
+
+class TopicWriter:
+    """Writes records of one topic; ``hashes`` (entity id -> content hash) enables skipping
+    unchanged entities and is updated only after Kafka acknowledged them."""
+
+    def __init__(
+        self,
+        topic: str,
+        dead_letter_topic: str,
+        encoder: Encoder,
+        producer: Producer,
+        *,
+        key_field: str = "id",
+        hashes: MutableMapping[str, str] | None = None,
+    ) -> None:
+        self.topic = topic
+        self.dead_letter_topic = dead_letter_topic
+        self.encoder = encoder
+        self.producer = producer
+        self.key_field = key_field
+        self.hashes = hashes
+
+    async def write(self, records: Sequence[dict[str, Any]], origin: Provenance) -> WriteResult:
+        """Write ``records``; returns counts. Raises only when Kafka does not acknowledge."""
+        result = WriteResult()
+        base = [
+            (h.SOURCE_FEED, origin.source.encode()),
+            (h.AREA, origin.area.encode()),
+            (h.INGESTED_AT, str(origin.ingested_at_ms).encode()),
+        ]
+        good: list[Outgoing] = []
+        fresh: dict[str, str] = {}
+        dead: list[Outgoing] = []
+        for record in records:
+            key = record.get(self.key_field)
+            digest = content_hash(record)
+            if (
+                self.hashes is not None
+                and isinstance(key, str)
+                and digest in (self.hashes.get(key), fresh.get(key))
+            ):
+                result.unchanged += 1
+                continue
+            reason = None
+            if not isinstance(key, str) or not key:
+                reason = f"key field {self.key_field!r} is missing or empty"
+            else:
+                try:
+                    value = self.encoder.encode(record)
+                except EncodeError as exc:
+                    reason = str(exc)
+            if reason is not None or not isinstance(key, str):
+                reason = reason or "no key"
+                dead.append(self._dead_letter(record, key, reason, base))
+                if len(result.errors) < 5:
+                    result.errors.append(reason)
+                continue
+            good.append(Outgoing(key.encode(), value, [*base, (h.CONTENT_HASH, digest.encode())]))
+            fresh[key] = digest
+        if good:
+            await deliver_chunks(
+                self.producer,
+                self.topic,
+                (good[i : i + _CHUNK] for i in range(0, len(good), _CHUNK)),
+            )
+            RECORDS_PRODUCED.labels(self.topic).inc(len(good))
+            result.produced = len(good)
+            if self.hashes is not None:
+                self.hashes.update(fresh)
+        if dead:
+            await self.producer.deliver(self.dead_letter_topic, dead)
+            result.dead_lettered = len(dead)
+        return result
+
+    def _dead_letter(
+        self, record: dict[str, Any], key: object, reason: str, base: list[tuple[str, bytes]]
+    ) -> Outgoing:
+        value = orjson.dumps(record, default=str, option=orjson.OPT_NON_STR_KEYS)
+        return Outgoing(
+            key.encode() if isinstance(key, str) and key else None,
+            value,
+            [
+                *base,
+                (h.INTENDED_TOPIC, self.topic.encode()),
+                (h.ERROR_KIND, b"schema"),
+                (h.ERROR_STAGE, b"encode"),
+                (h.ERROR_MESSAGE, reason.encode()),
+            ],
+        )
