@@ -73,6 +73,10 @@ class Consumer(Protocol):
         """The partitions this member currently owns."""
         ...
 
+    async def lag(self) -> dict[TopicPartition, int]:
+        """Records not yet consumed, per owned partition (high watermark minus position)."""
+        ...
+
 
 class Admin(Protocol):
     """Cluster administration the hub needs: topics and liveness."""

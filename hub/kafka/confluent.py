@@ -13,6 +13,7 @@ from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-def
 from hub.errors import KafkaError, KafkaUnavailableError, TopicSetupError
 from hub.kafka.confluent_common import base_config, translate
 from hub.kafka.confluent_producer import ConfluentProducer
+from hub.kafka.confluent_transactions import ConfluentTransactionalProducer
 from hub.kafka.types import (
     Cluster,
     CreateTopicsResult,
@@ -114,6 +115,34 @@ class ConfluentConsumer:
             return []
         return [TopicPartition(tp.topic, tp.partition) for tp in self._consumer.assignment()]
 
+    async def lag(self) -> dict[TopicPartition, int]:
+        consumer = self._consumer
+        if consumer is None:
+            return {}
+
+        def measure() -> dict[TopicPartition, int]:
+            out: dict[TopicPartition, int] = {}
+            assigned = consumer.assignment()
+            positions = consumer.position(assigned) if assigned else []
+            for tp in positions:
+                _, high = consumer.get_watermark_offsets(tp, timeout=5, cached=False)
+                # Before the first fetch the position is unknown: all of the log is lag.
+                position = tp.offset if tp.offset >= 0 else 0
+                out[TopicPartition(tp.topic, tp.partition)] = max(0, high - position)
+            return out
+
+        try:
+            async with self._lock:
+                return await asyncio.to_thread(measure)
+        except confluent_kafka.KafkaException as exc:
+            raise translate(exc) from exc
+
+    def group_metadata(self) -> object:
+        """The group's metadata, for committing offsets inside a producer transaction."""
+        if self._consumer is None:
+            raise KafkaError("consumer is not started")
+        return self._consumer.consumer_group_metadata()
+
 
 class ConfluentAdmin:
     """Topic administration through librdkafka's AdminClient."""
@@ -194,3 +223,8 @@ class ConfluentBackend:
 
     def admin(self, cluster: Cluster) -> ConfluentAdmin:
         return ConfluentAdmin(cluster)
+
+    def transactional_producer(
+        self, cluster: Cluster, transactional_id: str
+    ) -> ConfluentTransactionalProducer:
+        return ConfluentTransactionalProducer(cluster, transactional_id)

@@ -272,6 +272,25 @@ class KafkaPythonConsumer:
             return []
         return [TopicPartition(tp.topic, tp.partition) for tp in self._consumer.assignment()]
 
+    async def lag(self) -> dict[TopicPartition, int]:
+        consumer = self._consumer
+        if consumer is None:
+            return {}
+
+        def measure() -> dict[TopicPartition, int]:
+            assigned = list(consumer.assignment())
+            ends = consumer.end_offsets(assigned) if assigned else {}
+            return {
+                TopicPartition(tp.topic, tp.partition): max(0, ends[tp] - consumer.position(tp))
+                for tp in assigned
+            }
+
+        try:
+            async with self._lock:
+                return await asyncio.to_thread(measure)
+        except kafka.errors.KafkaError as exc:
+            raise _translate(exc) from exc
+
 
 class KafkaPythonAdmin:
     """Topic administration through kafka-python's KafkaAdminClient."""
