@@ -63,11 +63,44 @@ class Encoder:
         return bytes(out)
 
 
+_TIME_TYPES = {
+    "timestamp-millis",
+    "timestamp-micros",
+    "local-timestamp-millis",
+    "local-timestamp-micros",
+    "time-millis",
+    "time-micros",
+    "date",
+}
+
+
+def _plain_times(schema: Any) -> Any:
+    """``schema`` without time logical types, so they decode to the numbers on the wire."""
+    if isinstance(schema, dict):
+        return {
+            k: _plain_times(v)
+            for k, v in schema.items()
+            if not (k == "logicalType" and v in _TIME_TYPES)
+        }
+    if isinstance(schema, list):
+        return [_plain_times(item) for item in schema]
+    return schema
+
+
 class Decoder:
-    """Decodes framed values given the writer schemas by id (and an optional reader schema)."""
+    """Decodes framed values given the writer schemas by id (and an optional reader schema).
+
+    Times decode to the integers on the wire (milliseconds since the epoch for
+    timestamp-millis), the same form adapters produce and the Encoder takes, so a record
+    looks the same wherever it is handled; fastavro would otherwise return datetimes.
+    """
 
     def __init__(self, reader_schema: Mapping[str, Any] | None = None) -> None:
-        self._reader = None if reader_schema is None else fastavro.parse_schema(dict(reader_schema))
+        self._reader = (
+            None
+            if reader_schema is None
+            else fastavro.parse_schema(_plain_times(dict(reader_schema)))
+        )
         self._writers: dict[int, ParsedSchema] = {}
 
     def knows(self, schema_id: int) -> bool:
@@ -76,7 +109,7 @@ class Decoder:
 
     def add_writer(self, schema_id: int, schema: Mapping[str, Any]) -> None:
         """Teach the decoder a writer schema (ids are immutable, so this is cached for good)."""
-        self._writers[schema_id] = fastavro.parse_schema(dict(schema))
+        self._writers[schema_id] = fastavro.parse_schema(_plain_times(dict(schema)))
 
     def decode(self, data: bytes) -> dict[str, Any]:
         """The record in ``data``; DecodeError for unknown ids and bytes that are not Avro."""
