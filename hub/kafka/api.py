@@ -78,6 +78,34 @@ class Consumer(Protocol):
         ...
 
 
+class Reader(Protocol):
+    """A group-less reader of one topic: explicit partitions and offsets, nothing committed."""
+
+    topic: str
+
+    async def partitions(self) -> list[int]:
+        """The topic's partition numbers."""
+        ...
+
+    async def watermarks(self) -> dict[int, tuple[int, int]]:
+        """Per partition, (first retained offset, end offset)."""
+        ...
+
+    async def offsets_for_time(self, timestamp_ms: int) -> dict[int, int]:
+        """Per partition, the first offset at or after ``timestamp_ms``."""
+        ...
+
+    async def assign(self, positions: Mapping[int, int]) -> None:
+        """Read partition p from offset positions[p]."""
+
+    async def get_batch(self, max_records: int = 500, timeout: float = 0.5) -> list[Incoming]:
+        """Records of the assigned partitions, [] after ``timeout`` seconds."""
+        ...
+
+    async def close(self) -> None:
+        """Release the connection."""
+
+
 class Admin(Protocol):
     """Cluster administration the hub needs: topics and liveness."""
 
@@ -120,4 +148,8 @@ class Backend(Protocol):
 
     def admin(self, cluster: Cluster) -> Admin:
         """An admin client."""
+        ...
+
+    def reader(self, cluster: Cluster, topic: str) -> Reader:
+        """A group-less reader of ``topic``."""
         ...

@@ -13,6 +13,7 @@ from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-def
 from hub.errors import KafkaError, KafkaUnavailableError, TopicSetupError
 from hub.kafka.confluent_common import base_config, translate
 from hub.kafka.confluent_producer import ConfluentProducer
+from hub.kafka.confluent_reader import ConfluentReader
 from hub.kafka.confluent_transactions import ConfluentTransactionalProducer
 from hub.kafka.types import (
     Cluster,
@@ -223,6 +224,9 @@ class ConfluentBackend:
 
     def admin(self, cluster: Cluster) -> ConfluentAdmin:
         return ConfluentAdmin(cluster)
+
+    def reader(self, cluster: Cluster, topic: str) -> ConfluentReader:
+        return ConfluentReader(cluster, topic)
 
     def transactional_producer(
         self, cluster: Cluster, transactional_id: str

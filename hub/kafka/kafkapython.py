@@ -292,6 +292,89 @@ class KafkaPythonConsumer:
             raise _translate(exc) from exc
 
 
+class KafkaPythonReader:
+    """Group-less reader of one topic (assign and seek; nothing committed)."""
+
+    def __init__(self, cluster: Cluster, topic: str, *, client_id: str = "tsunagu-reader") -> None:
+        self.topic = topic
+        self._cluster = cluster
+        self._config = {
+            **_base_config(cluster, client_id),
+            "group_id": None,
+            "enable_auto_commit": False,
+        }
+        self._consumer: kafka.KafkaConsumer | None = None
+        self._lock = asyncio.Lock()
+
+    async def _client(self) -> kafka.KafkaConsumer:
+        if self._consumer is None:
+            await _require_reachable(self._cluster)
+            self._consumer = await asyncio.to_thread(kafka.KafkaConsumer, **self._config)
+        return self._consumer
+
+    async def _call(self, function: Any, *args: Any) -> Any:
+        consumer = await self._client()
+        try:
+            async with self._lock:
+                return await asyncio.to_thread(function, consumer, *args)
+        except kafka.errors.KafkaError as exc:
+            raise _translate(exc) from exc
+
+    async def partitions(self) -> list[int]:
+        found = await self._call(lambda c: c.partitions_for_topic(self.topic))
+        if not found:
+            raise KafkaError(f"topic {self.topic} does not exist")
+        return sorted(found)
+
+    async def watermarks(self) -> dict[int, tuple[int, int]]:
+        tps = [KTopicPartition(self.topic, p) for p in await self.partitions()]
+        lows = await self._call(lambda c: c.beginning_offsets(tps))
+        highs = await self._call(lambda c: c.end_offsets(tps))
+        return {tp.partition: (lows[tp], highs[tp]) for tp in tps}
+
+    async def offsets_for_time(self, timestamp_ms: int) -> dict[int, int]:
+        tps = [KTopicPartition(self.topic, p) for p in await self.partitions()]
+        found = await self._call(lambda c: c.offsets_for_times(dict.fromkeys(tps, timestamp_ms)))
+        ends = await self.watermarks()
+        return {
+            tp.partition: found[tp].offset if found.get(tp) is not None else ends[tp.partition][1]
+            for tp in tps
+        }
+
+    async def assign(self, positions: Mapping[int, int]) -> None:
+        def assign(consumer: kafka.KafkaConsumer) -> None:
+            tps = [KTopicPartition(self.topic, p) for p in positions]
+            consumer.assign(tps)
+            for tp in tps:
+                consumer.seek(tp, positions[tp.partition])
+
+        await self._call(assign)
+
+    async def get_batch(self, max_records: int = 500, timeout: float = 0.5) -> list[Incoming]:
+        polled = await self._call(
+            lambda c: c.poll(timeout_ms=int(timeout * 1000), max_records=max_records)
+        )
+        return [
+            Incoming(
+                r.topic,
+                r.partition,
+                r.offset,
+                r.key,
+                r.value,
+                [(name, bytes(value)) for name, value in (r.headers or ())],
+                r.timestamp if r.timestamp is not None and r.timestamp >= 0 else None,
+            )
+            for records in polled.values()
+            for r in records
+        ]
+
+    async def close(self) -> None:
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            async with self._lock:
+                await asyncio.to_thread(consumer.close)
+
+
 class KafkaPythonAdmin:
     """Topic administration through kafka-python's KafkaAdminClient."""
 
@@ -374,6 +457,9 @@ class KafkaPythonBackend:
             read_committed=read_committed,
             client_id=client_id,
         )
+
+    def reader(self, cluster: Cluster, topic: str) -> KafkaPythonReader:
+        return KafkaPythonReader(cluster, topic)
 
     def admin(self, cluster: Cluster) -> KafkaPythonAdmin:
         return KafkaPythonAdmin(cluster)

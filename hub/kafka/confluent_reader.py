@@ -1,0 +1,117 @@
+"""A group-less reader: explicit partitions and offsets, for gateways that replay and tail.
+
+Consumer groups share partitions between members; a gateway instead wants every
+partition of a topic from positions it chooses (a subscriber's resume token, a
+timestamp, the end), so it assigns them itself and commits nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import cast
+
+import confluent_kafka
+
+from hub.errors import KafkaError
+from hub.kafka.confluent_common import base_config, translate
+from hub.kafka.types import Cluster, Headers, Incoming
+
+__all__ = ["ConfluentReader"]
+
+
+class ConfluentReader:
+    """Reads chosen partitions of one topic from chosen offsets."""
+
+    def __init__(self, cluster: Cluster, topic: str, *, client_id: str = "tsunagu-reader") -> None:
+        self.topic = topic
+        self._consumer = confluent_kafka.Consumer(
+            {
+                **base_config(cluster, client_id),
+                # A group id is required by librdkafka, but nothing joins or commits.
+                "group.id": f"{client_id}-unused",
+                "enable.auto.commit": False,
+                "enable.auto.offset.store": False,
+                "auto.offset.reset": "earliest",
+            }
+        )
+        self._lock = asyncio.Lock()
+
+    async def partitions(self) -> list[int]:
+        """The topic's partition numbers."""
+        try:
+            async with self._lock:
+                metadata = await asyncio.to_thread(self._consumer.list_topics, self.topic, 10)
+        except confluent_kafka.KafkaException as exc:
+            raise translate(exc) from exc
+        topic = metadata.topics.get(self.topic)
+        if topic is None or topic.error is not None:
+            raise KafkaError(f"topic {self.topic} does not exist")
+        return sorted(topic.partitions)
+
+    async def watermarks(self) -> dict[int, tuple[int, int]]:
+        """Per partition, (first retained offset, end offset)."""
+        parts = await self.partitions()
+
+        def measure() -> dict[int, tuple[int, int]]:
+            out = {}
+            for p in parts:
+                tp = confluent_kafka.TopicPartition(self.topic, p)
+                low, high = self._consumer.get_watermark_offsets(tp, timeout=10, cached=False)
+                out[p] = (low, high)
+            return out
+
+        try:
+            async with self._lock:
+                return await asyncio.to_thread(measure)
+        except confluent_kafka.KafkaException as exc:
+            raise translate(exc) from exc
+
+    async def offsets_for_time(self, timestamp_ms: int) -> dict[int, int]:
+        """Per partition, the first offset at or after ``timestamp_ms`` (the end if none)."""
+        parts = await self.partitions()
+        query = [confluent_kafka.TopicPartition(self.topic, p, timestamp_ms) for p in parts]
+        try:
+            async with self._lock:
+                found = await asyncio.to_thread(self._consumer.offsets_for_times, query, 10)
+        except confluent_kafka.KafkaException as exc:
+            raise translate(exc) from exc
+        ends = await self.watermarks()
+        return {
+            tp.partition: tp.offset if tp.offset >= 0 else ends[tp.partition][1] for tp in found
+        }
+
+    async def assign(self, positions: Mapping[int, int]) -> None:
+        """Read partition p from offset positions[p] (replacing any earlier assignment)."""
+        parts = [confluent_kafka.TopicPartition(self.topic, p, o) for p, o in positions.items()]
+        async with self._lock:
+            await asyncio.to_thread(self._consumer.assign, parts)
+
+    async def get_batch(self, max_records: int = 500, timeout: float = 0.5) -> list[Incoming]:
+        """Records from the assigned partitions, or [] after ``timeout`` seconds."""
+        async with self._lock:
+            messages = await asyncio.to_thread(self._consumer.consume, max_records, timeout)
+        out: list[Incoming] = []
+        for msg in messages:
+            err = msg.error()
+            if err is not None:
+                if err.code() == confluent_kafka.KafkaError._PARTITION_EOF:
+                    continue
+                raise translate(err)
+            _, ts = msg.timestamp()
+            out.append(
+                Incoming(
+                    cast(str, msg.topic()),
+                    cast(int, msg.partition()),
+                    cast(int, msg.offset()),
+                    msg.key(),
+                    msg.value(),
+                    cast(Headers, msg.headers() or []),
+                    ts if ts > 0 else None,
+                )
+            )
+        return out
+
+    async def close(self) -> None:
+        async with self._lock:
+            await asyncio.to_thread(self._consumer.close)
