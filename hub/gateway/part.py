@@ -1,0 +1,41 @@
+"""The gateway as a part of ``tsunagu up``: its routes on the hub's HTTP server."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from hub.config import Deployment
+from hub.gateway.service import Gateway
+
+if TYPE_CHECKING:
+    from hub.up import HubContext
+
+__all__ = ["GatewayPart", "gateway_part"]
+
+
+class GatewayPart:
+    """Adds the gateway's routes; its readers start on the first request for a topic."""
+
+    name = "gateway"
+
+    def __init__(self, deployment: Deployment) -> None:
+        self.deployment = deployment
+        self.gateway: Gateway | None = None
+
+    def configure(self, context: HubContext) -> None:
+        self.gateway = Gateway(
+            context.deployment, context.catalogue, context.connections, context.engine
+        )
+        self.gateway.routes(context.app)
+
+    async def start(self, context: HubContext) -> None:
+        """Nothing to start: readers open when subscribers come."""
+
+    async def stop(self) -> None:
+        if self.gateway is not None:
+            await self.gateway.close()
+
+
+def gateway_part(deployment: Deployment) -> GatewayPart:
+    """The gateway runs in every hub."""
+    return GatewayPart(deployment)

@@ -1,0 +1,253 @@
+"""``POST /v1/topics/{topic}/records``: publish over HTTP, answered only after Kafka acknowledged.
+
+The body is a JSON array or NDJSON of canonical records. Every record is validated
+against the topic's schema first; if any is invalid, nothing is published and the
+answer is a 422 problem+json listing each bad record by index (a publisher fixes and
+resends one request, rather than reconciling half of one). The envelope fields a
+publisher may leave out (area, source_feed, ingested_at, observed_at) are filled in.
+
+An ``Idempotency-Key`` header makes retries safe: the first answer is stored, and the
+same key with the same body gets that answer again without publishing twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from aiohttp import web
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hub import headers as h
+from hub.codec import Encoder
+from hub.db import metadata, write_transaction
+from hub.errors import EncodeError, KafkaError
+from hub.gateway import metrics
+from hub.gateway.problems import problem
+from hub.kafka import Outgoing, Producer
+
+__all__ = ["IdempotencyStore", "PublishLimits", "TopicPublisher", "parse_records"]
+
+idempotency = sa.Table(
+    "gateway_idempotency",
+    metadata,
+    sa.Column("principal", sa.String(200), primary_key=True),
+    sa.Column("idempotency_key", sa.String(200), primary_key=True),
+    sa.Column("topic", sa.String(300), nullable=False),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("status", sa.Integer),  # null while the first request is in progress
+    sa.Column("response", sa.LargeBinary),
+    sa.Column("created_ms", sa.BigInteger, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class PublishLimits:
+    """Bounds of one publish request."""
+
+    max_body_bytes: int = 8 * 1024 * 1024
+    max_records: int = 10_000
+
+
+def parse_records(body: bytes, content_type: str) -> list[Any]:
+    """The records of a JSON-array or NDJSON body; HTTP 400 problem naming what is wrong."""
+    if content_type in {"application/x-ndjson", "application/ndjson", "application/jsonl"}:
+        records = []
+        for number, line in enumerate(body.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                records.append(orjson.loads(line))
+            except orjson.JSONDecodeError as exc:
+                raise problem(400, "Bad NDJSON", f"line {number}: {exc}") from exc
+        return records
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise problem(400, "Bad JSON", str(exc)) from exc
+    if isinstance(parsed, dict):
+        return [parsed]
+    if not isinstance(parsed, list):
+        raise problem(400, "Bad JSON", "the body is a record, an array of records, or NDJSON")
+    return parsed
+
+
+class IdempotencyStore:
+    """Remembers the answer to each (principal, Idempotency-Key) for a day."""
+
+    retention_ms = 24 * 3600 * 1000
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def begin(
+        self, principal: str, key: str, topic: str, request_hash: str
+    ) -> tuple[int, bytes] | None:
+        """None when this request is the first with the key (it must then ``finish``);
+        else the stored answer. HTTP 409/422 problems for conflicts."""
+        now = int(time.time() * 1000)
+        table = idempotency
+        async with write_transaction(self.engine) as conn:
+            await conn.execute(table.delete().where(table.c.created_ms < now - self.retention_ms))
+            row = (
+                await conn.execute(
+                    sa.select(table.c.request_hash, table.c.status, table.c.response).where(
+                        table.c.principal == principal, table.c.idempotency_key == key
+                    )
+                )
+            ).first()
+            if row is None:
+                try:
+                    await conn.execute(
+                        table.insert().values(
+                            principal=principal,
+                            idempotency_key=key,
+                            topic=topic,
+                            request_hash=request_hash,
+                            created_ms=now,
+                        )
+                    )
+                except IntegrityError as exc:
+                    raise problem(409, "Request in progress", "retry shortly") from exc
+                return None
+        if row.request_hash != request_hash:
+            raise problem(
+                422,
+                "Idempotency key reused",
+                "this Idempotency-Key was used with a different request body",
+            )
+        if row.status is None:
+            raise problem(409, "Request in progress", "the first request with this key is running")
+        return int(row.status), bytes(row.response)
+
+    async def finish(self, principal: str, key: str, status: int, response: bytes) -> None:
+        table = idempotency
+        async with write_transaction(self.engine) as conn:
+            await conn.execute(
+                table.update()
+                .where(table.c.principal == principal, table.c.idempotency_key == key)
+                .values(status=status, response=response)
+            )
+
+    async def forget(self, principal: str, key: str) -> None:
+        """Drop the placeholder of a request that failed, so a retry can run."""
+        table = idempotency
+        async with write_transaction(self.engine) as conn:
+            await conn.execute(
+                table.delete().where(
+                    table.c.principal == principal,
+                    table.c.idempotency_key == key,
+                    table.c.status.is_(None),
+                )
+            )
+
+
+class TopicPublisher:
+    """Validates and produces records of one topic for HTTP publishers."""
+
+    def __init__(
+        self, topic: str, area: str, key_field: str, encoder: Encoder, producer: Producer
+    ) -> None:
+        self.topic = topic
+        self.area = area
+        self.key_field = key_field
+        self.encoder = encoder
+        self.producer = producer
+
+    def prepare(self, records: list[Any], principal: str) -> list[Outgoing]:
+        """Encode every record or raise a 422 problem listing every invalid one."""
+        now = int(time.time() * 1000)
+        source = f"http:{principal}"
+        out: list[Outgoing] = []
+        errors: list[dict[str, Any]] = []
+        for index, record in enumerate(records):
+            if not isinstance(record, dict):
+                errors.append({"index": index, "detail": "a record is a JSON object"})
+                continue
+            record.setdefault("area", self.area)
+            record.setdefault("source_feed", source)
+            record.setdefault("ingested_at", now)
+            record.setdefault("observed_at", now)
+            key = record.get(self.key_field)
+            if not isinstance(key, str) or not key:
+                errors.append({"index": index, "detail": f"{self.key_field!r} is required"})
+                continue
+            try:
+                value = self.encoder.encode(record)
+            except EncodeError as exc:
+                errors.append({"index": index, "detail": str(exc)})
+                continue
+            headers = [
+                (h.SOURCE_FEED, source.encode()),
+                (h.AREA, self.area.encode()),
+                (h.INGESTED_AT, str(now).encode()),
+            ]
+            out.append(Outgoing(key.encode(), value, headers))
+        if errors:
+            raise problem(
+                422,
+                "Invalid records",
+                f"{len(errors)} of {len(records)} record(s) do not fit the schema of "
+                f"{self.topic}; nothing was published",
+                errors=errors[:100],
+            )
+        return out
+
+    async def publish(self, outgoing: list[Outgoing]) -> list[dict[str, int]]:
+        """Produce and wait for Kafka's acknowledgement; the offsets, in input order."""
+        try:
+            deliveries = await self.producer.send_batch(self.topic, outgoing)
+        except KafkaError as exc:
+            raise problem(503, "Kafka unavailable", f"not acknowledged: {exc}") from exc
+        metrics.PUBLISHED.labels(self.topic).inc(len(deliveries))
+        return [{"partition": d.partition, "offset": d.offset} for d in deliveries]
+
+
+async def handle_publish(
+    request: web.Request,
+    publisher: TopicPublisher,
+    store: IdempotencyStore,
+    principal: str,
+    limits: PublishLimits,
+) -> web.Response:
+    """The whole publish exchange: limits, idempotency, validation, produce, answer."""
+    if request.content_length is not None and request.content_length > limits.max_body_bytes:
+        raise problem(413, "Body too large", f"the limit is {limits.max_body_bytes:,} bytes")
+    body = await request.content.read(limits.max_body_bytes + 1)
+    if len(body) > limits.max_body_bytes:
+        raise problem(413, "Body too large", f"the limit is {limits.max_body_bytes:,} bytes")
+    records = parse_records(body, request.content_type)
+    if len(records) > limits.max_records:
+        raise problem(
+            413, "Too many records", f"at most {limits.max_records:,} records per request"
+        )
+    key = request.headers.get("Idempotency-Key")
+    if key is not None:
+        if not key or len(key) > 200:
+            raise problem(400, "Bad Idempotency-Key", "1 to 200 characters")
+        digest = hashlib.sha256(publisher.topic.encode() + b"\0" + body).hexdigest()
+        stored = await store.begin(principal, key, publisher.topic, digest)
+        if stored is not None:
+            status, response = stored
+            return web.Response(
+                status=status,
+                body=response,
+                content_type="application/json",
+                headers={"Idempotent-Replayed": "true"},
+            )
+    try:
+        outgoing = publisher.prepare(records, principal)
+        offsets = await publisher.publish(outgoing)
+    except BaseException:
+        if key is not None:
+            await store.forget(principal, key)
+        raise
+    response = orjson.dumps({"topic": publisher.topic, "records": len(offsets), "offsets": offsets})
+    if key is not None:
+        await store.finish(principal, key, 200, response)
+    return web.Response(body=response, content_type="application/json")

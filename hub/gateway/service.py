@@ -1,0 +1,182 @@
+"""The gateway's routes and the state behind them: one fanout and one latest-state cache per
+topic, one publisher per topic, all created on first use."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from aiohttp import web
+
+from hub.apply import value_subject
+from hub.codec import Decoder, Encoder, schema_id_of
+from hub.config import Deployment
+from hub.connections import Connections
+from hub.gateway.fanout import TopicFanout
+from hub.gateway.latest import LatestState
+from hub.gateway.problems import problem
+from hub.gateway.publish import IdempotencyStore, PublishLimits, TopicPublisher, handle_publish
+from hub.gateway.streams import parse_filter, stream_handler
+from hub.kafka import Reader
+from hub.schemas.catalogue import SchemaCatalogue
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+__all__ = ["Authorize", "Gateway"]
+
+# (request, topic, "read" | "publish") -> the principal's name; raises a problem (401/403/429).
+Authorize = Callable[[web.Request, str, str], Awaitable[str]]
+
+
+async def _public_only(request: web.Request, topic: str, permission: str) -> str:
+    """The policy without API keys: public topics may be read, nothing may be published."""
+    del request
+    raise problem(
+        401 if permission == "publish" else 403,
+        "Unauthorized",
+        f"{permission} on {topic} needs an API key",
+    )
+
+
+class Gateway:
+    """Routes under /v1/topics and the per-topic state they share."""
+
+    def __init__(
+        self,
+        deployment: Deployment,
+        catalogue: SchemaCatalogue,
+        connections: Connections,
+        engine: AsyncEngine,
+        *,
+        authorize: Authorize | None = None,
+        limits: PublishLimits | None = None,
+    ) -> None:
+        self.deployment = deployment
+        self.catalogue = catalogue
+        self.connections = connections
+        self.authorize = authorize or _public_only
+        self.limits = limits or PublishLimits()
+        self.idempotency = IdempotencyStore(engine)
+        self._fanouts: dict[str, TopicFanout] = {}
+        self._latest: dict[str, LatestState] = {}
+        self._publishers: dict[str, TopicPublisher] = {}
+        self._decoders: dict[str, Decoder] = {}
+        self._lock = asyncio.Lock()
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_get("/v1/topics/{topic}/stream", self._stream)
+        app.router.add_get("/v1/topics/{topic}/latest", self._latest_values)
+        app.router.add_post("/v1/topics/{topic}/records", self._publish)
+
+    # --- shared per-topic state ---------------------------------------------------------
+
+    def _topic(self, name: str) -> Any:
+        topic = self.deployment.topics.get(name)
+        if topic is None:
+            raise problem(404, "Unknown topic", f"no topic {name!r} in this hub's catalogue")
+        return topic
+
+    async def _principal(self, request: web.Request, name: str, permission: str) -> str:
+        topic = self._topic(name)
+        has_key = request.headers.get("Authorization") or request.headers.get("X-API-Key")
+        # Public topics are readable without a key; a key that is sent is still checked.
+        if permission == "read" and topic.access == "public" and not has_key:
+            return "anonymous"
+        return await self.authorize(request, name, permission)
+
+    def _decode_for(self, name: str) -> Callable[[bytes], Awaitable[dict[str, Any]]]:
+        topic = self._topic(name)
+        decoder = self._decoders.setdefault(
+            name, Decoder(self.catalogue.get(topic.schema_name).parsed)
+        )
+        registry = self.connections.registry_for(topic.area)
+
+        async def decode(value: bytes) -> dict[str, Any]:
+            schema_id = schema_id_of(value)
+            if not decoder.knows(schema_id):
+                decoder.add_writer(schema_id, orjson.loads(await registry.get_schema(schema_id)))
+            return decoder.decode(value)
+
+        return decode
+
+    def _reader_factory(self, name: str) -> Callable[[], Reader]:
+        cluster = self.connections.cluster_for(self._topic(name).area)
+        backend = self.connections.backend
+        return lambda: backend.reader(cluster, name)
+
+    async def fanout(self, name: str, request: web.Request) -> TopicFanout:
+        """The topic's fanout, after checking the caller may read it."""
+        await self._principal(request, name, "read")
+        async with self._lock:
+            if name not in self._fanouts:
+                self._fanouts[name] = TopicFanout(
+                    name, self._reader_factory(name), self._decode_for(name)
+                )
+            return self._fanouts[name]
+
+    async def _latest_state(self, name: str) -> LatestState:
+        async with self._lock:
+            if name not in self._latest:
+                state = LatestState(name, self._reader_factory(name), self._decode_for(name))
+                state.start()
+                self._latest[name] = state
+            return self._latest[name]
+
+    async def _publisher(self, name: str) -> TopicPublisher:
+        async with self._lock:
+            if name not in self._publishers:
+                topic = self._topic(name)
+                entry = self.catalogue.get(topic.schema_name)
+                registry = self.connections.registry_for(topic.area)
+                schema_id = await registry.register(value_subject(name), entry.text)
+                self._publishers[name] = TopicPublisher(
+                    name,
+                    topic.area,
+                    topic.key,
+                    Encoder(schema_id, entry.parsed),
+                    await self.connections.producer_for(topic.area),
+                )
+            return self._publishers[name]
+
+    # --- handlers -----------------------------------------------------------------------
+
+    async def _stream(self, request: web.Request) -> web.StreamResponse:
+        return await stream_handler(self, request)
+
+    async def _latest_values(self, request: web.Request) -> web.Response:
+        name = request.match_info["topic"]
+        await self._principal(request, name, "read")
+        state = await self._latest_state(name)
+        if not await state.wait_ready(30.0):
+            raise problem(503, "Not ready", f"the latest state of {name} is still loading")
+        wanted_id = request.query.get("id")
+        if wanted_id is not None:
+            event = state.get(wanted_id)
+            if event is None:
+                raise problem(404, "Unknown id", f"{name} has no record with key {wanted_id!r}")
+            return _json(event.record)
+        try:
+            limit = min(10_000, max(1, int(request.query.get("limit", "1000"))))
+        except ValueError as exc:
+            raise problem(400, "Bad limit", "limit is an integer") from exc
+        events = state.select(parse_filter(request), limit)
+        return _json({"topic": name, "count": len(events), "records": [e.record for e in events]})
+
+    async def _publish(self, request: web.Request) -> web.Response:
+        name = request.match_info["topic"]
+        principal = await self._principal(request, name, "publish")
+        publisher = await self._publisher(name)
+        return await handle_publish(request, publisher, self.idempotency, principal, self.limits)
+
+    async def close(self) -> None:
+        for fanout in self._fanouts.values():
+            await fanout.close()
+        for state in self._latest.values():
+            await state.close()
+
+
+def _json(data: object) -> web.Response:
+    return web.Response(body=orjson.dumps(data), content_type="application/json")

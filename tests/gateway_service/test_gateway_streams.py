@@ -1,0 +1,209 @@
+"""Subscribing without Kafka, publishing over HTTP, and the latest state, against the real
+embedded broker and registry."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import orjson
+import pytest
+
+from hub.gateway.fanout import Filter, Start, TopicFanout
+from tests.gateway_service.conftest import GatewayEnv
+
+KEY = {"X-API-Key": "publisher"}
+
+
+def position(i: int, *, lat: float = 36.3, lon: float = 136.3, route: str = "r1") -> dict[str, Any]:
+    return {
+        "id": f"urn:ngsi-ld:Vehicle:town:bus-{i}",
+        "route_id": route,
+        "latitude": lat,
+        "longitude": lon,
+        "observed_at": 1_700_000_000_000 + i,
+    }
+
+
+async def publish(
+    session: aiohttp.ClientSession,
+    gw: GatewayEnv,
+    topic: str,
+    records: list[dict[str, Any]],
+    **headers: str,
+) -> aiohttp.ClientResponse:
+    response = await session.post(
+        f"{gw.base}/v1/topics/{topic}/records",
+        data=orjson.dumps(records),
+        headers={**KEY, "Content-Type": "application/json", **headers},
+    )
+    await response.read()
+    return response
+
+
+async def sse_events(
+    session: aiohttp.ClientSession, url: str, headers: dict[str, str] | None = None
+) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+    """(id, data) of each record event of an SSE stream."""
+    async with session.get(url, headers=headers or {}) as response:
+        assert response.status == 200, await response.text()
+        assert response.headers["Content-Type"] == "text/event-stream"
+        event: dict[str, str] = {}
+        async for raw in response.content:
+            line = raw.decode().rstrip("\n")
+            if not line:
+                if event.get("event") == "record":
+                    yield event["id"], orjson.loads(event["data"])
+                event = {}
+                continue
+            if line.startswith(":"):
+                continue
+            name, _, value = line.partition(": ")
+            event[name] = value
+
+
+async def collect(stream: AsyncIterator[Any], count: int, timeout: float = 30.0) -> list[Any]:
+    got: list[Any] = []
+
+    async def run() -> None:
+        async for item in stream:
+            got.append(item)
+            if len(got) >= count:
+                return
+
+    await asyncio.wait_for(run(), timeout)
+    return got
+
+
+async def test_sse_delivers_published_records_with_a_bbox_filter(gw: GatewayEnv) -> None:
+    async with aiohttp.ClientSession() as session:
+        inside = [position(i, lat=36.30, lon=136.30) for i in range(5)]
+        outside = [position(100 + i, lat=35.0, lon=135.0) for i in range(5)]
+        response = await publish(session, gw, gw.positions, inside + outside)
+        assert response.status == 200
+        url = f"{gw.base}/v1/topics/{gw.positions}/stream?start=earliest&bbox=136.2,36.2,136.4,36.4"
+        events = await collect(sse_events(session, url), 5)
+    assert sorted(e["record"]["id"] for _, e in events) == sorted(r["id"] for r in inside)
+    assert all(e["record"]["area"] == "town" for _, e in events)
+    assert all(e["record"]["source_feed"] == "http:publisher" for _, e in events)
+
+
+async def test_websocket_delivers_live_records_filtered_by_id_and_field(gw: GatewayEnv) -> None:
+    async with aiohttp.ClientSession() as session:
+        wanted = "urn:ngsi-ld:Vehicle:town:bus-2"
+        url = f"{gw.base}/v1/topics/{gw.positions}/stream?ids={wanted},x&where=route_id:r2"
+        async with session.ws_connect(url) as ws:
+            await asyncio.sleep(0.5)  # subscribed at "latest": publish after connecting
+            records = [position(i, route="r2" if i % 2 == 0 else "r1") for i in range(6)]
+            records.append(position(2, route="r1"))  # right id, wrong route
+            await publish(session, gw, gw.positions, records)
+            message = await asyncio.wait_for(ws.receive_json(), 30)
+            assert message["type"] == "record"
+            assert message["record"]["id"] == wanted
+            assert message["record"]["route_id"] == "r2"
+            assert message["position"]
+            with pytest.raises(TimeoutError):  # nothing else matches
+                await ws.receive(timeout=2.0)
+
+
+async def test_a_client_that_reconnects_gets_every_remaining_record_exactly_once(
+    gw: GatewayEnv,
+) -> None:
+    async with aiohttp.ClientSession() as session:
+        first = [position(i) for i in range(150)]
+        assert (await publish(session, gw, gw.positions, first)).status == 200
+        url = f"{gw.base}/v1/topics/{gw.positions}/stream?start=earliest"
+        before = await collect(sse_events(session, url), 60)
+        last_id = before[-1][0]
+        # Published while the client is away.
+        more = [position(1000 + i) for i in range(100)]
+        assert (await publish(session, gw, gw.positions, more)).status == 200
+        after = await collect(sse_events(session, url, {"Last-Event-ID": last_id}), 150 + 100 - 60)
+    seen = [(e["partition"], e["offset"]) for _, e in before + after]
+    assert len(seen) == len(set(seen)) == 250, "a record was lost or repeated"
+    ids = {e["record"]["id"] for _, e in before + after}
+    assert ids == {r["id"] for r in first + more}
+
+
+async def test_a_bad_resume_token_or_filter_is_a_problem(gw: GatewayEnv) -> None:
+    async with aiohttp.ClientSession() as session:
+        base = f"{gw.base}/v1/topics/{gw.positions}/stream"
+        for query in ("resume=zz", "bbox=1,2,3", "start=yesterday", "where=novalue"):
+            async with session.get(f"{base}?{query}") as response:
+                assert response.status == 400
+                assert response.content_type == "application/problem+json"
+                body = await response.json()
+                assert body["status"] == 400
+        async with session.get(f"{gw.base}/v1/topics/nope.x.y.v1/stream") as response:
+            assert response.status == 404
+
+
+async def test_a_slow_subscriber_overflows_instead_of_growing(gw: GatewayEnv) -> None:
+    async with aiohttp.ClientSession() as session:
+        base_fanout = await gw.gateway.fanout(gw.positions, _FakeRequest())  # type: ignore[arg-type]
+        fanout = TopicFanout(
+            gw.positions, base_fanout.make_reader, base_fanout.decode, queue_size=5
+        )
+        subscription = await fanout.subscribe(Start("latest"), Filter())
+        await publish(session, gw, gw.positions, [position(i) for i in range(40)])
+        await asyncio.sleep(3)  # the live reader fills the queue while nobody reads
+        assert subscription.overflowed
+        assert subscription.queue.qsize() == 5
+        delivered = [e async for e in subscription.events()]
+        assert len(delivered) == 5  # what was queued, then the stream ends
+        await fanout.close()
+
+
+class _FakeRequest:
+    def __init__(self) -> None:
+        self.headers: dict[str, str] = {}
+
+
+async def test_publish_validates_everything_before_producing_anything(gw: GatewayEnv) -> None:
+    async with aiohttp.ClientSession() as session:
+        bad = [position(1), {"id": "urn:x", "latitude": "north"}, position(3)]
+        response = await publish(session, gw, gw.positions, bad)
+        assert response.status == 422
+        body = orjson.loads(await response.read())
+        assert response.content_type == "application/problem+json"
+        assert [e["index"] for e in body["errors"]] == [1]
+        anonymous = await session.post(f"{gw.base}/v1/topics/{gw.positions}/records", data=b"[]")
+        assert anonymous.status == 401
+    assert await gw.env.read_raw(gw.positions, timeout=5) == []
+
+
+async def test_ten_thousand_records_over_http_each_once_even_when_retried(gw: GatewayEnv) -> None:
+    records = [position(i) for i in range(10_000)]
+    async with aiohttp.ClientSession() as session:
+        for n, start in enumerate(range(0, 10_000, 1000)):
+            chunk = records[start : start + 1000]
+            first = await publish(session, gw, gw.positions, chunk, **{"Idempotency-Key": f"k{n}"})
+            assert first.status == 200
+            # The client did not see the answer and retries: nothing is published twice.
+            again = await publish(session, gw, gw.positions, chunk, **{"Idempotency-Key": f"k{n}"})
+            assert again.status == 200
+            assert again.headers["Idempotent-Replayed"] == "true"
+            assert await again.read() == await first.read()
+        reused = await publish(session, gw, gw.positions, records[:3], **{"Idempotency-Key": "k0"})
+        assert reused.status == 422
+    landed = await gw.env.read_raw(gw.positions, timeout=60)
+    keys = [m.key() for m in landed]
+    assert len(keys) == 10_000
+    assert set(keys) == {r["id"].encode() for r in records}
+
+
+async def test_latest_answers_from_the_compacted_topic(gw: GatewayEnv) -> None:
+    async with aiohttp.ClientSession() as session:
+        for lat in (36.1, 36.2, 36.3):
+            await publish(session, gw, gw.states, [position(7, lat=lat), position(8, lat=lat)])
+        url = f"{gw.base}/v1/topics/{gw.states}/latest"
+        async with session.get(url, params={"id": "urn:ngsi-ld:Vehicle:town:bus-7"}) as response:
+            assert response.status == 200
+            assert (await response.json())["latitude"] == 36.3
+        async with session.get(url, params={"bbox": "136,36.25,137,36.35"}) as response:
+            body = await response.json()
+            assert body["count"] == 2
+        async with session.get(url, params={"id": "urn:none"}) as response:
+            assert response.status == 404
