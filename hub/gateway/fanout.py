@@ -42,6 +42,23 @@ class Event:
     key: str | None
     timestamp_ms: int | None
     record: dict[str, Any]
+    # The JSON every subscriber receives after its own position, serialised once.
+    tail: bytes = b""
+
+    @classmethod
+    def of(
+        cls, partition: int, offset: int, key: str | None, ts: int | None, record: dict[str, Any]
+    ) -> Event:
+        body = orjson.dumps(
+            {
+                "partition": partition,
+                "offset": offset,
+                "key": key,
+                "timestamp": ts,
+                "record": record,
+            }
+        )
+        return cls(partition, offset, key, ts, record, b"," + body[1:])
 
 
 @dataclass(frozen=True)
@@ -170,7 +187,8 @@ class TopicFanout:
     async def _live(self, reader: Reader) -> None:
         try:
             while True:
-                batch = await reader.get_batch(500, 0.5)
+                # A short wait: consume returns as soon as the batch fills or time is up.
+                batch = await reader.get_batch(500, 0.05)
                 for event in await self._events(batch):
                     self.next_offsets[event.partition] = event.offset + 1
                     for subscriber in list(self.subscribers):
@@ -193,7 +211,7 @@ class TopicFanout:
                 continue
             key = message.key.decode("utf-8", "replace") if message.key is not None else None
             events.append(
-                Event(message.partition, message.offset, key, message.timestamp_ms, record)
+                Event.of(message.partition, message.offset, key, message.timestamp_ms, record)
             )
         return events
 
@@ -273,14 +291,5 @@ class TopicFanout:
 
 
 def event_json(event: Event, token: str) -> bytes:
-    """The JSON body of one event as clients receive it."""
-    return orjson.dumps(
-        {
-            "position": token,
-            "partition": event.partition,
-            "offset": event.offset,
-            "key": event.key,
-            "timestamp": event.timestamp_ms,
-            "record": event.record,
-        }
-    )
+    """The JSON body of one event as clients receive it: its position, then the event."""
+    return b'{"position":"' + token.encode() + b'"' + event.tail

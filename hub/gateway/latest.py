@@ -57,7 +57,7 @@ class LatestState:
                     record = await self.decode(message.value)
                     self.values[key] = Event(
                         message.partition, message.offset, key, message.timestamp_ms, record
-                    )
+                    )  # no tail: latest answers serialise records themselves
         except asyncio.CancelledError:
             raise
         except Exception as exc:

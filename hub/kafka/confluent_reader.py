@@ -33,6 +33,9 @@ class ConfluentReader:
                 "enable.auto.commit": False,
                 "enable.auto.offset.store": False,
                 "auto.offset.reset": "earliest",
+                # Readers feed live subscribers: ask the broker not to sit on a fetch
+                # waiting for more data (the default is half a second).
+                "fetch.wait.max.ms": 50,
             }
         )
         self._lock = asyncio.Lock()

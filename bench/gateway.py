@@ -1,0 +1,219 @@
+"""Gateway fan-out: many WebSocket subscribers of one topic on one hub process.
+
+``tsunagu up`` runs in its own process (so its CPU time can be read from /proc); this
+process produces records straight to Kafka and holds the subscribers. Reported:
+deliveries per second per core of the hub process (deliveries divided by the CPU
+seconds it used), and p99 latency from the record's Kafka timestamp to receipt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from bench.table import Row
+from hub.broker import free_port
+from hub.codec import Encoder
+from hub.kafka import Cluster, Outgoing, get_backend
+from hub.registry.client import RegistryClient
+
+SCHEMA: dict[str, Any] = {
+    "type": "record",
+    "name": "Position",
+    "namespace": "bench.gateway",
+    "doc": "A vehicle position for the fan-out benchmark.",
+    "fields": [
+        {"name": "id", "type": "string", "doc": "Global id."},
+        {"name": "area", "type": "string", "doc": "Area."},
+        {"name": "source_feed", "type": "string", "doc": "Feed."},
+        {
+            "name": "observed_at",
+            "type": {"type": "long", "logicalType": "timestamp-millis"},
+            "doc": "Observed, ms.",
+        },
+        {
+            "name": "ingested_at",
+            "type": {"type": "long", "logicalType": "timestamp-millis"},
+            "doc": "Ingested, ms.",
+        },
+        {"name": "latitude", "type": "double", "doc": "Degrees."},
+        {"name": "longitude", "type": "double", "doc": "Degrees."},
+    ],
+}
+TOPIC = "bench.mobility.positions.v1"
+
+
+def _deployment(directory: Path, port: int) -> tuple[Path, Path]:
+    schemas = directory / "avro"
+    schemas.mkdir()
+    (schemas / "Position.avsc").write_text(json.dumps(SCHEMA))
+    config = directory / "topics.yaml"
+    config.write_text(
+        f"""version: 1
+hub:
+  http: {{host: 127.0.0.1, port: {port}}}
+  store: {{url: "sqlite:///{directory / "hub.db"}"}}
+areas:
+  bench: {{title: Bench}}
+topics:
+  {TOPIC}:
+    area: bench
+    schema: bench.gateway.Position
+    partitions: 3
+    licence: CC-BY-4.0
+    publisher: Bench
+    access: public
+"""
+    )
+    return config, schemas
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+
+
+def _wait_ready(base: str, process: subprocess.Popen[bytes], limit: float = 90.0) -> dict[str, Any]:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"tsunagu up exited: {process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+        try:
+            with urllib.request.urlopen(f"{base}/readyz", timeout=2) as response:
+                if response.status == 200:
+                    with urllib.request.urlopen(f"{base}/v1/info", timeout=2) as info:
+                        result: dict[str, Any] = json.loads(info.read())
+                        return result
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError("tsunagu up did not become ready")
+
+
+async def _fan_out(
+    base: str, bootstrap: str, registry: str, subscribers: int, records: int
+) -> tuple[int, list[float], float]:
+    latencies: list[float] = []
+    received = 0
+    done = asyncio.Event()
+    expected = subscribers * records
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        url = f"{base}/v1/topics/{TOPIC}/stream"
+        sockets = [await session.ws_connect(url) for _ in range(subscribers)]
+        await asyncio.sleep(1.0)  # every subscription registered with the live reader
+
+        async def listen(ws: aiohttp.ClientWebSocketResponse) -> None:
+            nonlocal received
+            async for message in ws:
+                now = time.time() * 1000
+                event = json.loads(message.data)
+                latencies.append(now - event["timestamp"])
+                received += 1
+                if received >= expected:
+                    done.set()
+
+        listeners = [asyncio.create_task(listen(ws)) for ws in sockets]
+        async with RegistryClient(registry) as client:
+            schema_id = await client.register(f"{TOPIC}-value", json.dumps(SCHEMA))
+        encoder = Encoder(schema_id, SCHEMA)
+        producer = get_backend().producer(Cluster(bootstrap))
+        await producer.start()
+        for i in range(0, records, 50):
+            now = int(time.time() * 1000)
+            batch = [
+                Outgoing(
+                    f"v{j}".encode(),
+                    encoder.encode(
+                        {
+                            "id": f"v{j}",
+                            "area": "bench",
+                            "source_feed": "bench",
+                            "observed_at": now,
+                            "ingested_at": now,
+                            "latitude": 36.3,
+                            "longitude": 136.3,
+                        }
+                    ),
+                )
+                for j in range(i, min(records, i + 50))
+            ]
+            await producer.deliver(TOPIC, batch)
+            await asyncio.sleep(0.05)
+        with contextlib.suppress(TimeoutError):  # a shortfall shows in the row's name
+            await asyncio.wait_for(done.wait(), 120)
+        await producer.stop()
+        for task in listeners:
+            task.cancel()
+        for ws in sockets:
+            await ws.close()
+    return received, latencies, float(expected)
+
+
+def run(quick: bool) -> list[Row]:
+    """Run the benchmark and return its rows."""
+    subscribers, records = (20, 50) if quick else (1000, 300)
+    with tempfile.TemporaryDirectory(prefix="tsunagu-bench-") as tmp:
+        port = free_port()
+        config, schemas = _deployment(Path(tmp), port)
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "from hub.cli import main; main()",
+                "up",
+                *("--config", str(config), "--schemas", str(schemas)),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            info = _wait_ready(base, process)
+            cpu_before = _cpu_seconds(process.pid)
+            received, latencies, expected = asyncio.run(
+                _fan_out(
+                    base,
+                    info["kafka"]["bootstrap_servers"],
+                    info["registry"]["url"],
+                    subscribers,
+                    records,
+                )
+            )
+            cpu = _cpu_seconds(process.pid) - cpu_before
+        finally:
+            process.terminate()
+            process.wait(30)
+    latencies.sort()
+    p99 = latencies[int(len(latencies) * 0.99) - 1] if latencies else float("inf")
+    per_core = received / cpu if cpu > 0 else 0.0
+    return [
+        Row(
+            f"gateway fan-out: {subscribers} WebSocket subscribers",
+            "deliveries/s per core",
+            per_core,
+            "target",
+            20_000,
+            ">= 1.0",
+        ),
+        Row(
+            f"gateway fan-out: p99 latency ({received:,} of {expected:,.0f} delivered)",
+            "ms",
+            p99,
+            "limit",
+            250,
+            "<= 1.0",
+        ),
+    ]
