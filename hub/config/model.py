@@ -134,6 +134,8 @@ class HttpSettings(_Model):
 
     host: NonEmpty = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
+    # Browser origins allowed to call the gateway (e.g. https://maas.example), or "*".
+    cors_origins: list[NonEmpty] = Field(default_factory=list)
 
 
 class StoreSettings(_Model):
@@ -481,6 +483,9 @@ class Bridge(_Model):
     mapping: Path
     delivery: Literal["at-least-once", "exactly-once"] = "at-least-once"
     group_id: NonEmpty | None = None
+    # Register the target schema in the target area's registry when it is not there yet;
+    # areas that govern their registry set this to false and register it themselves.
+    register_target_schema: bool = True
 
     @field_validator("mapping")
     @classmethod

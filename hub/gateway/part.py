@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from hub.access import setup_cors
 from hub.config import Deployment
 from hub.gateway.service import Gateway
 
@@ -27,6 +28,9 @@ class GatewayPart:
             context.deployment, context.catalogue, context.connections, context.engine
         )
         self.gateway.routes(context.app)
+        origins = context.deployment.hub.http.cors_origins
+        if origins:
+            setup_cors(context.app, origins)
 
     async def start(self, context: HubContext) -> None:
         """Nothing to start: readers open when subscribers come."""

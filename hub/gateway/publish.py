@@ -250,4 +250,6 @@ async def handle_publish(
     response = orjson.dumps({"topic": publisher.topic, "records": len(offsets), "offsets": offsets})
     if key is not None:
         await store.finish(principal, key, 200, response)
-    return web.Response(body=response, content_type="application/json")
+    return web.Response(
+        body=response, content_type="application/json", headers={"X-Records": str(len(offsets))}
+    )

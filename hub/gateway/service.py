@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from aiohttp import web
 
+from hub.access import AccessControl, Action, Permission
 from hub.apply import value_subject
 from hub.codec import Decoder, Encoder, schema_id_of
 from hub.config import Deployment
@@ -25,20 +26,7 @@ from hub.schemas.catalogue import SchemaCatalogue
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-__all__ = ["Authorize", "Gateway"]
-
-# (request, topic, "read" | "publish") -> the principal's name; raises a problem (401/403/429).
-Authorize = Callable[[web.Request, str, str], Awaitable[str]]
-
-
-async def _public_only(request: web.Request, topic: str, permission: str) -> str:
-    """The policy without API keys: public topics may be read, nothing may be published."""
-    del request
-    raise problem(
-        401 if permission == "publish" else 403,
-        "Unauthorized",
-        f"{permission} on {topic} needs an API key",
-    )
+__all__ = ["Gateway"]
 
 
 class Gateway:
@@ -51,13 +39,14 @@ class Gateway:
         connections: Connections,
         engine: AsyncEngine,
         *,
-        authorize: Authorize | None = None,
+        access: AccessControl | None = None,
         limits: PublishLimits | None = None,
     ) -> None:
         self.deployment = deployment
         self.catalogue = catalogue
         self.connections = connections
-        self.authorize = authorize or _public_only
+        # Keys, grants, rate limits and the audit log; public topics need no key to read.
+        self.access = access or AccessControl.from_deployment(engine, deployment)
         self.limits = limits or PublishLimits()
         self.idempotency = IdempotencyStore(engine)
         self._fanouts: dict[str, TopicFanout] = {}
@@ -79,13 +68,13 @@ class Gateway:
             raise problem(404, "Unknown topic", f"no topic {name!r} in this hub's catalogue")
         return topic
 
-    async def _principal(self, request: web.Request, name: str, permission: str) -> str:
-        topic = self._topic(name)
-        has_key = request.headers.get("Authorization") or request.headers.get("X-API-Key")
-        # Public topics are readable without a key; a key that is sent is still checked.
-        if permission == "read" and topic.access == "public" and not has_key:
-            return "anonymous"
-        return await self.authorize(request, name, permission)
+    async def _principal(
+        self, request: web.Request, name: str, permission: Permission, action: Action
+    ) -> str:
+        """Who may do this (401/403/429 problem otherwise); the attempt is audited by the
+        caller once it knows how much was read or published."""
+        self._topic(name)
+        return await self.access.require(request, name, permission, action=action, audit_ok=False)
 
     def _decode_for(self, name: str) -> Callable[[bytes], Awaitable[dict[str, Any]]]:
         topic = self._topic(name)
@@ -107,9 +96,9 @@ class Gateway:
         backend = self.connections.backend
         return lambda: backend.reader(cluster, name)
 
-    async def fanout(self, name: str, request: web.Request) -> TopicFanout:
-        """The topic's fanout, after checking the caller may read it."""
-        await self._principal(request, name, "read")
+    async def fanout(self, name: str) -> TopicFanout:
+        """The topic's live fanout (created on first use)."""
+        self._topic(name)
         async with self._lock:
             if name not in self._fanouts:
                 self._fanouts[name] = TopicFanout(
@@ -144,17 +133,29 @@ class Gateway:
     # --- handlers -----------------------------------------------------------------------
 
     async def _stream(self, request: web.Request) -> web.StreamResponse:
-        return await stream_handler(self, request)
+        name = request.match_info["topic"]
+        principal = await self._principal(request, name, "read", "subscribe")
+        delivered = 0
+
+        def count(n: int) -> None:
+            nonlocal delivered
+            delivered += n
+
+        try:
+            return await stream_handler(self, request, count)
+        finally:
+            await self.access.record(request, principal, "subscribe", name, amount=delivered)
 
     async def _latest_values(self, request: web.Request) -> web.Response:
         name = request.match_info["topic"]
-        await self._principal(request, name, "read")
+        principal = await self._principal(request, name, "read", "read")
         state = await self._latest_state(name)
         if not await state.wait_ready(30.0):
             raise problem(503, "Not ready", f"the latest state of {name} is still loading")
         wanted_id = request.query.get("id")
         if wanted_id is not None:
             event = state.get(wanted_id)
+            await self.access.record(request, principal, "read", name, amount=int(bool(event)))
             if event is None:
                 raise problem(404, "Unknown id", f"{name} has no record with key {wanted_id!r}")
             return _json(event.record)
@@ -163,13 +164,31 @@ class Gateway:
         except ValueError as exc:
             raise problem(400, "Bad limit", "limit is an integer") from exc
         events = state.select(parse_filter(request), limit)
+        await self.access.record(request, principal, "read", name, amount=len(events))
         return _json({"topic": name, "count": len(events), "records": [e.record for e in events]})
 
     async def _publish(self, request: web.Request) -> web.Response:
         name = request.match_info["topic"]
-        principal = await self._principal(request, name, "publish")
+        principal = await self._principal(request, name, "publish", "publish")
         publisher = await self._publisher(name)
-        return await handle_publish(request, publisher, self.idempotency, principal, self.limits)
+        try:
+            response = await handle_publish(
+                request, publisher, self.idempotency, principal, self.limits
+            )
+        except web.HTTPException as exc:
+            await self.access.record(
+                request, principal, "publish", name, outcome=str(exc.status), detail=exc.reason
+            )
+            raise
+        await self.access.record(
+            request,
+            principal,
+            "publish",
+            name,
+            amount=int(response.headers.get("X-Records", "0")),
+            size_bytes=request.content_length,
+        )
+        return response
 
     async def close(self) -> None:
         for fanout in self._fanouts.values():

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -81,10 +82,12 @@ def parse_filter(request: web.Request) -> Filter:
     return Filter(bbox, ids, tuple(equals))
 
 
-async def stream_handler(gateway: Gateway, request: web.Request) -> web.StreamResponse:
-    """Serve one subscription over WebSocket (on upgrade) or SSE."""
+async def stream_handler(
+    gateway: Gateway, request: web.Request, delivered: Callable[[int], None]
+) -> web.StreamResponse:
+    """Serve one subscription over WebSocket (on upgrade) or SSE; ``delivered`` counts."""
     topic = request.match_info["topic"]
-    fanout = await gateway.fanout(topic, request)
+    fanout = await gateway.fanout(topic)
     start, wanted = parse_start(request), parse_filter(request)
     try:
         subscription = await fanout.subscribe(start, wanted)
@@ -95,16 +98,19 @@ async def stream_handler(gateway: Gateway, request: web.Request) -> web.StreamRe
         websocket = web.WebSocketResponse(heartbeat=_HEARTBEAT_S)
         if websocket.can_prepare(request).ok:
             await websocket.prepare(request)
-            await _serve_websocket(websocket, subscription, topic)
+            await _serve_websocket(websocket, subscription, topic, delivered)
             return websocket
-        return await _serve_sse(request, subscription, topic)
+        return await _serve_sse(request, subscription, topic, delivered)
     finally:
         subscription.close()
         metrics.SUBSCRIBERS.labels(topic).dec()
 
 
 async def _serve_sse(
-    request: web.Request, subscription: Subscription, topic: str
+    request: web.Request,
+    subscription: Subscription,
+    topic: str,
+    delivered: Callable[[int], None],
 ) -> web.StreamResponse:
     response = web.StreamResponse(
         headers={
@@ -135,6 +141,7 @@ async def _serve_sse(
             body = event_json(event, token)  # type: ignore[arg-type]
             await response.write(b"id: %s\nevent: record\ndata: %s\n\n" % (token.encode(), body))
             metrics.EVENTS.labels(topic).inc()
+            delivered(1)
         if subscription.overflowed:
             metrics.OVERFLOWS.labels(topic).inc()
             await response.write(
@@ -157,7 +164,10 @@ async def _serve_sse(
 
 
 async def _serve_websocket(
-    websocket: web.WebSocketResponse, subscription: Subscription, topic: str
+    websocket: web.WebSocketResponse,
+    subscription: Subscription,
+    topic: str,
+    delivered: Callable[[int], None],
 ) -> None:
     async def drain_client() -> None:
         # Clients only listen; reading lets aiohttp answer pings and notice a close.
@@ -175,6 +185,7 @@ async def _serve_websocket(
             body = event_json(event, token)
             await websocket.send_str('{"type":"record",' + body[1:].decode())
             metrics.EVENTS.labels(topic).inc()
+            delivered(1)
         if subscription.overflowed and not websocket.closed:
             metrics.OVERFLOWS.labels(topic).inc()
             await websocket.send_str(

@@ -9,21 +9,12 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from hub.gateway.problems import problem
+from hub.access import AccessControl, Grant, KeyStore
 from hub.gateway.service import Gateway
 from hub.kafka import Cluster
 from tests.ingest_runtime.harness import IngestEnv, ingest_env, serve
 
 SCHEMAS = Path(__file__).parent / "schemas"
-
-
-async def key_holder(request: web.Request, topic: str, permission: str) -> str:
-    """A stand-in policy: the key "publisher" may do anything (access control is tested in
-    tests/access_control against the real key store)."""
-    del topic, permission
-    if request.headers.get("X-API-Key") != "publisher":
-        raise problem(401, "Unauthorized", "no valid key")
-    return "publisher"
 
 
 @dataclass
@@ -33,6 +24,8 @@ class GatewayEnv:
     base: str
     positions: str  # a public topic (delete cleanup)
     states: str  # a public compacted topic
+    key: str  # may publish to every town topic
+    access: AccessControl
 
 
 @pytest.fixture
@@ -61,11 +54,13 @@ async def gw(tmp_path: Path, cluster: Cluster, unique: str) -> AsyncIterator[Gat
     """
     async with ingest_env(tmp_path, cluster.bootstrap_servers, SCHEMAS, yaml) as env:
         engine = env.store.engine
-        gateway = Gateway(
-            env.deployment, env.catalogue, env.connections, engine, authorize=key_holder
+        access = AccessControl.from_deployment(engine, env.deployment)
+        issued = await KeyStore(engine).create(
+            "publisher", grants=(Grant("town.*", "publish"), Grant("town.*", "read"))
         )
+        gateway = Gateway(env.deployment, env.catalogue, env.connections, engine, access=access)
         app = web.Application()
         gateway.routes(app)
         async with serve(app) as base:
-            yield GatewayEnv(env, gateway, base, positions, states)
+            yield GatewayEnv(env, gateway, base, positions, states, issued.plaintext, access)
         await gateway.close()

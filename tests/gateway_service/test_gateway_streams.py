@@ -11,10 +11,9 @@ import aiohttp
 import orjson
 import pytest
 
+from hub.access import Grant, KeyStore
 from hub.gateway.fanout import Filter, Start, TopicFanout
 from tests.gateway_service.conftest import GatewayEnv
-
-KEY = {"X-API-Key": "publisher"}
 
 
 def position(i: int, *, lat: float = 36.3, lon: float = 136.3, route: str = "r1") -> dict[str, Any]:
@@ -37,7 +36,7 @@ async def publish(
     response = await session.post(
         f"{gw.base}/v1/topics/{topic}/records",
         data=orjson.dumps(records),
-        headers={**KEY, "Content-Type": "application/json", **headers},
+        headers={"X-API-Key": gw.key, "Content-Type": "application/json", **headers},
     )
     await response.read()
     return response
@@ -87,7 +86,7 @@ async def test_sse_delivers_published_records_with_a_bbox_filter(gw: GatewayEnv)
         events = await collect(sse_events(session, url), 5)
     assert sorted(e["record"]["id"] for _, e in events) == sorted(r["id"] for r in inside)
     assert all(e["record"]["area"] == "town" for _, e in events)
-    assert all(e["record"]["source_feed"] == "http:publisher" for _, e in events)
+    assert all(e["record"]["source_feed"].startswith("http:tk_") for _, e in events)
 
 
 async def test_websocket_delivers_live_records_filtered_by_id_and_field(gw: GatewayEnv) -> None:
@@ -142,7 +141,7 @@ async def test_a_bad_resume_token_or_filter_is_a_problem(gw: GatewayEnv) -> None
 
 async def test_a_slow_subscriber_overflows_instead_of_growing(gw: GatewayEnv) -> None:
     async with aiohttp.ClientSession() as session:
-        base_fanout = await gw.gateway.fanout(gw.positions, _FakeRequest())  # type: ignore[arg-type]
+        base_fanout = await gw.gateway.fanout(gw.positions)
         fanout = TopicFanout(
             gw.positions, base_fanout.make_reader, base_fanout.decode, queue_size=5
         )
@@ -154,11 +153,6 @@ async def test_a_slow_subscriber_overflows_instead_of_growing(gw: GatewayEnv) ->
         delivered = [e async for e in subscription.events()]
         assert len(delivered) == 5  # what was queued, then the stream ends
         await fanout.close()
-
-
-class _FakeRequest:
-    def __init__(self) -> None:
-        self.headers: dict[str, str] = {}
 
 
 async def test_publish_validates_everything_before_producing_anything(gw: GatewayEnv) -> None:
@@ -207,3 +201,22 @@ async def test_latest_answers_from_the_compacted_topic(gw: GatewayEnv) -> None:
             assert body["count"] == 2
         async with session.get(url, params={"id": "urn:none"}) as response:
             assert response.status == 404
+
+
+async def test_keys_grants_and_the_audit_log_guard_publishing(gw: GatewayEnv) -> None:
+    store = KeyStore(gw.env.store.engine)
+    reader_only = await store.create("reader", grants=(Grant("town.*", "read"),))
+    revoked = await store.create("gone", grants=(Grant("town.*", "publish"),))
+    await store.revoke(revoked.info.key_id)
+    url = f"{gw.base}/v1/topics/{gw.positions}/records"
+    async with aiohttp.ClientSession() as session:
+        for key, status in ((reader_only.plaintext, 403), (revoked.plaintext, 401), (None, 401)):
+            headers = {"X-API-Key": key} if key else {}
+            async with session.post(url, data=b"[]", headers=headers) as response:
+                assert response.status == status
+                assert response.content_type == "application/problem+json"
+    entries = await gw.access.audit.tail(20)
+    outcomes = [(e.key_id, e.action, e.outcome) for e in entries]
+    assert (reader_only.info.key_id, "publish", "403") in outcomes
+    assert (revoked.info.key_id, "publish", "401") in outcomes
+    assert (await gw.access.audit.verify()).ok

@@ -1,0 +1,275 @@
+"""Access control at the HTTP edge: `AccessControl.require` checks a request's API key,
+rate limit and grant, audits the attempt and raises problem+json 401/403/429; `setup_cors`
+answers browsers' preflights for the configured origins.
+
+Framework-light on purpose: the gateway calls ``await access.require(request, topic, "read")``
+from its handlers and gets the principal (key id or ``anonymous``) back.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Collection, Iterable
+from typing import TYPE_CHECKING, Literal
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hub.access.audit import AuditEntry, AuditLog
+from hub.access.keys import KeyInfo, KeyStore, Permission, split_key
+from hub.access.policy import ANONYMOUS, Decision, authorize
+from hub.access.problems import access_problem
+from hub.access.ratelimit import RateLimiter
+
+if TYPE_CHECKING:
+    from hub.config import Deployment
+
+__all__ = ["AccessControl", "Action", "presented_key", "setup_cors"]
+
+#: What an audited attempt was: opening a stream, reading (latest state), publishing.
+Action = Literal["subscribe", "read", "publish"]
+
+# Longest claimed key id kept in the audit log for an unknown key (the input is the caller's).
+_MAX_CLAIMED = 64
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def presented_key(request: web.Request) -> str | None:
+    """The API key a request carries in ``Authorization: Bearer`` or ``X-API-Key``, if any.
+
+    An Authorization header of another scheme counts as a (wrong) key, so it gets a 401
+    rather than being silently treated as anonymous.
+    """
+    authorization = request.headers.get("Authorization")
+    if authorization is not None:
+        scheme, _, token = authorization.strip().partition(" ")
+        return token.strip() if scheme.lower() == "bearer" else authorization
+    header = request.headers.get("X-API-Key")
+    return header.strip() if header is not None else None
+
+
+class AccessControl:
+    """The hub's access policy: keys and grants from the store, public topics from the
+    deployment, in-memory rate limits, and the audit log every attempt goes to."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        public_topics: Iterable[str] = (),
+        limiter: RateLimiter | None = None,
+        clock: Callable[[], int] = _now_ms,
+    ) -> None:
+        self.keys = KeyStore(engine, clock=clock)
+        self.audit = AuditLog(engine, clock=clock)
+        self.limiter = limiter or RateLimiter()
+        self.public_topics = frozenset(public_topics)
+        self.clock = clock
+
+    @classmethod
+    def from_deployment(
+        cls, engine: AsyncEngine, deployment: Deployment, *, limiter: RateLimiter | None = None
+    ) -> AccessControl:
+        """Access control whose public topics are the deployment's ``access: public`` ones."""
+        public = [name for name, topic in deployment.topics.items() if topic.access == "public"]
+        return cls(engine, public_topics=public, limiter=limiter)
+
+    async def require(
+        self,
+        request: web.Request,
+        topic: str,
+        permission: Permission,
+        *,
+        action: Action | None = None,
+        audit_ok: bool = True,
+    ) -> str:
+        """Return the principal allowed to `permission` on `topic`, or raise a problem+json
+        401 (no, invalid or revoked key), 429 (over the key's rate) or 403 (no or expired
+        grant). Every refusal is audited; an allowed attempt too, unless `audit_ok` is False
+        because the caller will `record` it with its amount once known.
+
+        `action` names the attempt in the audit log (default: the permission's name).
+        """
+        audited_action: str = action or permission
+        plaintext = presented_key(request)
+        key = await self.keys.authenticate(plaintext) if plaintext is not None else None
+        decision = authorize(
+            key,
+            topic,
+            permission,
+            self.public_topics,
+            now_ms=self.clock(),
+            key_presented=plaintext is not None,
+        )
+        principal = _principal(key, plaintext)
+        # Rate-limit before answering 403, so probing for grants costs the prober its budget;
+        # callers without a valid key share a bucket per client address.
+        live_key = key is not None and not key.revoked
+        bucket = principal if live_key else f"ip:{request.remote or 'unknown'}"
+        verdict = self.limiter.check(bucket, key.rate_per_minute if key and live_key else None)
+        if not verdict.allowed:
+            retry = max(1, math.ceil(verdict.retry_after_s))
+            await self._audit(
+                request, principal, audited_action, topic, outcome="429", detail="rate-limited"
+            )
+            raise access_problem(
+                429,
+                f"rate limit exceeded; retry in {retry} s",
+                instance=request.path,
+                reason="rate-limited",
+                headers={"Retry-After": str(retry)},
+            )
+        if not decision.allowed:
+            await self._audit(
+                request,
+                principal,
+                audited_action,
+                topic,
+                outcome=str(decision.status),
+                detail=decision.reason,
+            )
+            raise _refusal(request, decision)
+        if audit_ok:
+            await self._audit(
+                request, principal, audited_action, topic, outcome="ok", detail=decision.reason
+            )
+        return principal
+
+    async def record(
+        self,
+        request: web.Request | None,
+        principal: str,
+        action: Action,
+        topic: str,
+        *,
+        amount: int | None = None,
+        size_bytes: int | None = None,
+        outcome: str = "ok",
+        detail: str | None = None,
+    ) -> AuditEntry:
+        """Audit an attempt the caller completed itself: how many records (`amount`) and bytes
+        were published or delivered, e.g. when a stream closes or a batch is accepted."""
+        return await self.audit.append(
+            key_id=principal,
+            action=action,
+            topic=topic,
+            outcome=outcome,
+            amount=amount,
+            size_bytes=size_bytes,
+            client=request.remote if request is not None else None,
+            detail=detail,
+        )
+
+    async def _audit(
+        self,
+        request: web.Request,
+        principal: str,
+        action: str,
+        topic: str,
+        *,
+        outcome: str,
+        detail: str,
+    ) -> None:
+        await self.audit.append(
+            key_id=principal,
+            action=action,
+            topic=topic,
+            outcome=outcome,
+            client=request.remote,
+            detail=detail,
+        )
+
+
+def _principal(key: KeyInfo | None, plaintext: str | None) -> str:
+    if key is not None:
+        return key.key_id
+    if plaintext is not None:
+        # Who claimed to be whom is worth auditing, even when the secret was wrong.
+        parts = split_key(plaintext)
+        if parts is not None:
+            return parts[0][:_MAX_CLAIMED]
+    return ANONYMOUS
+
+
+def _refusal(request: web.Request, decision: Decision) -> web.HTTPException:
+    headers = None
+    if decision.status == 401:
+        # RFC 6750: tell the client which scheme to use, and why the token failed.
+        error = "" if decision.reason == "missing-key" else ', error="invalid_token"'
+        headers = {"WWW-Authenticate": f'Bearer realm="tsunagu"{error}'}
+    return access_problem(
+        decision.status,
+        decision.detail,
+        instance=request.path,
+        reason=decision.reason,
+        headers=headers,
+    )
+
+
+# --- CORS ---------------------------------------------------------------------------------
+
+_ALLOW_METHODS = "GET, POST, OPTIONS"
+_ALLOW_HEADERS = "Authorization, X-API-Key, Content-Type, Idempotency-Key, Last-Event-ID"
+_EXPOSE_HEADERS = "Retry-After, WWW-Authenticate, Location"
+
+
+def setup_cors(
+    app: web.Application, allowed_origins: Collection[str], *, max_age_s: int = 600
+) -> None:
+    """Let browsers on `allowed_origins` (exact origins such as ``https://maas.example``,
+    or ``*`` for any) call the app: preflights are answered before routing, and every
+    response to an allowed origin, errors and streams included, carries the CORS headers.
+
+    No credentials mode: keys travel in headers, never in cookies.
+    """
+    origins = frozenset(o.rstrip("/") for o in allowed_origins)
+    any_origin = "*" in origins
+
+    def allowed(origin: str | None) -> str | None:
+        if origin is None:
+            return None
+        if any_origin:
+            return "*"
+        return origin if origin in origins else None
+
+    @web.middleware
+    async def preflight(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.method != "OPTIONS" or "Access-Control-Request-Method" not in request.headers:
+            return await handler(request)
+        origin = allowed(request.headers.get("Origin"))
+        if origin is None:
+            raise access_problem(
+                403,
+                "this origin may not call the hub from a browser",
+                instance=request.path,
+                reason="origin-not-allowed",
+            )
+        return web.Response(
+            status=204,
+            headers={
+                "Access-Control-Allow-Origin": origin,
+                "Access-Control-Allow-Methods": _ALLOW_METHODS,
+                "Access-Control-Allow-Headers": _ALLOW_HEADERS,
+                "Access-Control-Max-Age": str(max_age_s),
+                "Vary": "Origin",
+            },
+        )
+
+    async def add_headers(request: web.Request, response: web.StreamResponse) -> None:
+        # on_response_prepare runs before the headers are sent, for streamed responses and
+        # raised HTTP errors alike, which a middleware could not reach.
+        origin = allowed(request.headers.get("Origin"))
+        if origin is None or "Access-Control-Allow-Origin" in response.headers:
+            return
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Expose-Headers"] = _EXPOSE_HEADERS
+        if origin != "*":
+            response.headers.add("Vary", "Origin")
+
+    app.middlewares.append(preflight)
+    app.on_response_prepare.append(add_headers)
