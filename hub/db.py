@@ -96,8 +96,12 @@ def _install_sqlite_hooks(engine: AsyncEngine, *, wal: bool) -> None:
         cursor = dbapi_connection.cursor()
         try:
             if wal:
-                # WAL lets readers proceed while one writer commits.
+                # WAL lets readers proceed while one writer commits. With WAL, NORMAL
+                # syncs at checkpoints rather than at every commit: the database stays
+                # consistent on a crash, and a power cut may lose the last commits – the
+                # trade SQLite documents for WAL, worth a write path several times faster.
                 cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
         finally:
             cursor.close()

@@ -8,6 +8,8 @@ from its handlers and gets the principal (key id or ``anonymous``) back.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
 import time
 from collections.abc import Callable, Collection, Iterable
@@ -17,7 +19,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub.access.audit import AuditEntry, AuditLog
+from hub.access.audit import AuditLog
 from hub.access.keys import KeyInfo, KeyStore, Permission, split_key
 from hub.access.policy import ANONYMOUS, Decision, authorize
 from hub.access.problems import access_problem
@@ -64,12 +66,25 @@ class AccessControl:
         public_topics: Iterable[str] = (),
         limiter: RateLimiter | None = None,
         clock: Callable[[], int] = _now_ms,
+        cache_ttl_s: float = 2.0,
+        audit_delay_s: float = 0.05,
     ) -> None:
         self.keys = KeyStore(engine, clock=clock)
         self.audit = AuditLog(engine, clock=clock)
         self.limiter = limiter or RateLimiter()
         self.public_topics = frozenset(public_topics)
         self.clock = clock
+        self.cache_ttl_s = cache_ttl_s
+        self.audit_delay_s = audit_delay_s
+        # plaintext -> (key, KeyStore generation, monotonic expiry): a valid key is checked
+        # against the store at most every cache_ttl_s, so a revocation made by another
+        # process (tsunagu keys revoke) takes effect within that time; in this process at once.
+        self._known: dict[str, tuple[KeyInfo, int, float]] = {}
+        # Audit entries wait here at most audit_delay_s, then go to the log in one
+        # transaction: the log costs one commit per burst, not one per request.
+        self._pending: list[dict[str, object]] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self._flush_lock = asyncio.Lock()
 
     @classmethod
     def from_deployment(
@@ -97,7 +112,7 @@ class AccessControl:
         """
         audited_action: str = action or permission
         plaintext = presented_key(request)
-        key = await self.keys.authenticate(plaintext) if plaintext is not None else None
+        key = await self._authenticate(plaintext) if plaintext is not None else None
         decision = authorize(
             key,
             topic,
@@ -140,6 +155,44 @@ class AccessControl:
             )
         return principal
 
+    async def _authenticate(self, plaintext: str) -> KeyInfo | None:
+        now = time.monotonic()
+        known = self._known.get(plaintext)
+        if known is not None and known[1] == self.keys.generation and known[2] > now:
+            return known[0]
+        key = await self.keys.authenticate(plaintext)
+        if key is not None and not key.revoked:
+            if len(self._known) > 10_000:
+                self._known.clear()
+            self._known[plaintext] = (key, self.keys.generation, now + self.cache_ttl_s)
+        else:
+            self._known.pop(plaintext, None)
+        return key
+
+    async def flush(self) -> None:
+        """Write the audit entries still waiting (call before reading the log)."""
+        async with self._flush_lock:
+            batch, self._pending = self._pending, []
+            if batch:
+                await self.audit.append_many(batch)
+
+    async def _flush_later(self) -> None:
+        await asyncio.sleep(self.audit_delay_s)
+        await self.flush()
+
+    async def close(self) -> None:
+        """Write what is waiting; call on shutdown."""
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+        await self.flush()
+
+    async def _append(self, **fields: object) -> None:
+        self._pending.append({"at_ms": self.clock(), **fields})
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_later())
+
     async def record(
         self,
         request: web.Request | None,
@@ -151,10 +204,10 @@ class AccessControl:
         size_bytes: int | None = None,
         outcome: str = "ok",
         detail: str | None = None,
-    ) -> AuditEntry:
+    ) -> None:
         """Audit an attempt the caller completed itself: how many records (`amount`) and bytes
         were published or delivered, e.g. when a stream closes or a batch is accepted."""
-        return await self.audit.append(
+        await self._append(
             key_id=principal,
             action=action,
             topic=topic,
@@ -175,7 +228,7 @@ class AccessControl:
         outcome: str,
         detail: str,
     ) -> None:
-        await self.audit.append(
+        await self._append(
             key_id=principal,
             action=action,
             topic=topic,

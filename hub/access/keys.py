@@ -6,14 +6,15 @@ the key in listings, grants and the audit log); only a SHA-256 digest of the sec
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, TypeVar, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -106,13 +107,33 @@ class IssuedKey:
     plaintext: str
 
 
+_M = TypeVar("_M", bound=Callable[..., Awaitable[Any]])
+
+
+def _changes(method: _M) -> _M:
+    """Mark a KeyStore method that changes keys or grants (bumps ``generation``)."""
+
+    @functools.wraps(method)
+    async def wrapper(self: KeyStore, *args: Any, **kwargs: Any) -> Any:
+        self.generation += 1
+        try:
+            return await method(self, *args, **kwargs)
+        finally:
+            self.generation += 1
+
+    return cast("_M", wrapper)
+
+
 class KeyStore:
     """API keys and grants in the runtime store (SQLite or PostgreSQL)."""
 
     def __init__(self, engine: AsyncEngine, *, clock: Callable[[], int] = _now_ms) -> None:
+        # Bumped around every change, so caches of authenticated keys know to look again.
+        self.generation = 0
         self.engine = engine
         self.clock = clock
 
+    @_changes
     async def create(
         self,
         name: str,
@@ -213,6 +234,7 @@ class KeyStore:
             return None
         return await self.get(key_id)
 
+    @_changes
     async def revoke(self, key_id: str) -> KeyInfo:
         """Revoke a key (idempotent: the first revocation time is kept)."""
         async with write_transaction(self.engine) as conn:
@@ -233,6 +255,7 @@ class KeyStore:
         assert info is not None
         return info
 
+    @_changes
     async def grant(self, key_id: str, grant: Grant) -> None:
         """Give `key_id` a grant, replacing the expiry of an identical one."""
         if grant.permission not in PERMISSIONS:
@@ -247,6 +270,7 @@ class KeyStore:
                 raise UnknownKeyError(key_id)
             await conn.execute(self._upsert_grant(key_id, grant))
 
+    @_changes
     async def ungrant(self, key_id: str, topic: str, permission: Permission) -> bool:
         """Remove a grant; True when there was one."""
         async with write_transaction(self.engine) as conn:

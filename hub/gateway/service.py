@@ -191,6 +191,7 @@ class Gateway:
         return response
 
     async def close(self) -> None:
+        await self.access.close()
         for fanout in self._fanouts.values():
             await fanout.close()
         for state in self._latest.values():

@@ -333,7 +333,9 @@ class ConfluentProducer:
     def __init__(self, cluster: Cluster, *, client_id: str = "tsunagu") -> None:
         config = _producer_config(cluster, client_id)
         self._groups = _GroupCommitProducer(config)
-        self._offsets = _OffsetsProducer(config)
+        # send_batch answers a waiting HTTP client: a 1 ms linger trades a little batching
+        # for latency (ingestion's group commit keeps 5 ms).
+        self._offsets = _OffsetsProducer({**config, "linger.ms": 1})
         self._started = False
 
     async def start(self) -> None:

@@ -36,6 +36,7 @@ class Hub:
             return r.status, dict(r.headers), await _body(r)
 
     async def audit(self) -> list[AuditEntry]:
+        await self.access.flush()  # entries wait a moment to be written in one batch
         return [e async for e in self.access.audit.entries()]
 
 

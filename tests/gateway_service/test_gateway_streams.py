@@ -215,6 +215,7 @@ async def test_keys_grants_and_the_audit_log_guard_publishing(gw: GatewayEnv) ->
             async with session.post(url, data=b"[]", headers=headers) as response:
                 assert response.status == status
                 assert response.content_type == "application/problem+json"
+    await gw.access.flush()
     entries = await gw.access.audit.tail(20)
     outcomes = [(e.key_id, e.action, e.outcome) for e in entries]
     assert (reader_only.info.key_id, "publish", "403") in outcomes
