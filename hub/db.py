@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import IntegrityError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -98,7 +99,7 @@ def _install_sqlite_hooks(engine: AsyncEngine, *, wal: bool) -> None:
             if wal:
                 # WAL lets readers proceed while one writer commits. With WAL, NORMAL
                 # syncs at checkpoints rather than at every commit: the database stays
-                # consistent on a crash, and a power cut may lose the last commits – the
+                # consistent on a crash, and a power cut may lose the last commits: the
                 # trade SQLite documents for WAL, worth a write path several times faster.
                 cursor.execute("PRAGMA journal_mode=WAL")
                 cursor.execute("PRAGMA synchronous=NORMAL")
@@ -133,5 +134,11 @@ async def create_schema(engine: AsyncEngine) -> None:
 
     Only tables whose modules have been imported are known to `metadata`.
     """
-    async with engine.begin() as conn:
-        await conn.run_sync(metadata.create_all)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+    except (IntegrityError, ProgrammingError):
+        # Another hub process created the same tables at the same moment (first start of
+        # several replicas on one PostgreSQL): a second pass finds them all there.
+        async with engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)

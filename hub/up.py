@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub.apply import apply
 from hub.broker import EmbeddedBroker, ensure_port_free
 from hub.config import Deployment, load_config
-from hub.connections import Connections, EmbeddedEndpoints
+from hub.connections import Connections, EmbeddedEndpoints, hub_url
 from hub.db import create_schema, make_engine
 from hub.http.app import HubInfo, add_readiness_check, create_app
 from hub.metrics import set_ready
@@ -150,9 +150,12 @@ async def run_up(
         await create_schema(engine)
         set_ready("store", True)
 
-        base = f"http://{settings.http.host}:{settings.http.port}"
+        local = hub_url(deployment)  # how this process reaches itself
+        base = (settings.http.public_url or local).rstrip("/")  # how clients reach it
         registry_url = f"{base}/registry"
-        connections = Connections(deployment, EmbeddedEndpoints(embedded_bootstrap, registry_url))
+        connections = Connections(
+            deployment, EmbeddedEndpoints(embedded_bootstrap, f"{local}/registry")
+        )
         default_cluster = connections.cluster_for(None)
         info = HubInfo(default_cluster.bootstrap_servers, registry_url, base, settings.kafka_client)
         app = create_app(info, create_registry_app(RegistryStore(engine)))

@@ -136,6 +136,9 @@ class HttpSettings(_Model):
     port: int = Field(default=8080, ge=0, le=65535)
     # Browser origins allowed to call the gateway (e.g. https://maas.example), or "*".
     cors_origins: list[NonEmpty] = Field(default_factory=list)
+    # How clients reach the hub when that is not host:port (a Service, an ingress), e.g.
+    # http://tsunagu.tsunagu.svc:8080; /v1/info and the catalogue give out this address.
+    public_url: NonEmpty | None = None
 
 
 class StoreSettings(_Model):
