@@ -45,10 +45,11 @@ class Encoder:
 
     def __init__(self, schema_id: int, schema: Mapping[str, Any] | ParsedSchema) -> None:
         self.schema_id = schema_id
-        self._schema = fastavro.parse_schema(dict(schema))
-        self._header = header(schema_id)
-        # fastavro keeps named types here while writing nested references.
+        # Named types (an enum defined once, then referenced by name) are collected here
+        # while parsing; the writer needs them to resolve those references.
         self._named: dict[str, Any] = {}
+        self._schema = fastavro.parse_schema(dict(schema), self._named)
+        self._header = header(schema_id)
         self._options: dict[str, Any] = {}
 
     def encode(self, record: Mapping[str, Any]) -> bytes:
