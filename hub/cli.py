@@ -29,6 +29,13 @@ def main() -> None:
     """Tsunagu: a thin data-linkage hub for smart cities."""
 
 
+def _add_access_commands() -> None:
+    from hub.access.cli import audit, keys  # noqa: PLC0415 - keeps `validate` light
+
+    main.add_command(keys)
+    main.add_command(audit)
+
+
 _config_option = click.option(
     "--config",
     "config_path",
@@ -239,3 +246,6 @@ def up(config_path: Path | None, schema_dir: Path | None) -> None:
         asyncio.run(run_up(options))
     except TsunaguError as exc:
         _fail("up", exc)
+
+
+_add_access_commands()
