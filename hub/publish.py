@@ -8,9 +8,9 @@ whichever door it came in by.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -20,7 +20,7 @@ from hub.errors import EncodeError
 from hub.kafka import Outgoing, Producer, deliver_chunks
 from hub.metrics import RECORDS_PRODUCED
 
-__all__ = ["Provenance", "TopicWriter", "WriteResult", "content_hash"]
+__all__ = ["ContentHashes", "Provenance", "TopicWriter", "WriteResult", "content_hash"]
 
 _CHUNK = 5_000
 
@@ -61,9 +61,21 @@ class WriteResult:
         self.errors += other.errors[: max(0, 5 - len(self.errors))]
 
 
+class ContentHashes(Protocol):
+    """Entity id -> content hash last published: what lets unchanged entities be skipped."""
+
+    async def known(self, keys: Sequence[str]) -> Mapping[str, str]:
+        """The stored hashes of those of ``keys`` that have one."""
+        ...
+
+    async def remember(self, hashes: Mapping[str, str]) -> None:
+        """Store hashes of entities Kafka has just acknowledged."""
+
+
 class TopicWriter:
-    """Writes records of one topic; ``hashes`` (entity id -> content hash) enables skipping
-    unchanged entities and is updated only after Kafka acknowledged them."""
+    """Writes records of one topic; ``hashes`` enables skipping unchanged entities, and is
+    updated only after Kafka acknowledged them (so memory stays bounded by one batch, even
+    for a national timetable's tens of millions of stop times)."""
 
     def __init__(
         self,
@@ -73,7 +85,7 @@ class TopicWriter:
         producer: Producer,
         *,
         key_field: str = "id",
-        hashes: MutableMapping[str, str] | None = None,
+        hashes: ContentHashes | None = None,
     ) -> None:
         self.topic = topic
         self.dead_letter_topic = dead_letter_topic
@@ -93,13 +105,17 @@ class TopicWriter:
         good: list[Outgoing] = []
         fresh: dict[str, str] = {}
         dead: list[Outgoing] = []
+        known: Mapping[str, str] = {}
+        if self.hashes is not None:
+            keys = [k for r in records if isinstance(k := r.get(self.key_field), str)]
+            known = await self.hashes.known(keys)
         for record in records:
             key = record.get(self.key_field)
             digest = content_hash(record)
             if (
                 self.hashes is not None
                 and isinstance(key, str)
-                and digest in (self.hashes.get(key), fresh.get(key))
+                and digest in (known.get(key), fresh.get(key))
             ):
                 result.unchanged += 1
                 continue
@@ -128,7 +144,7 @@ class TopicWriter:
             RECORDS_PRODUCED.labels(self.topic).inc(len(good))
             result.produced = len(good)
             if self.hashes is not None:
-                self.hashes.update(fresh)
+                await self.hashes.remember(fresh)
         if dead:
             await self.producer.deliver(self.dead_letter_topic, dead)
             result.dead_lettered = len(dead)

@@ -17,7 +17,7 @@ from hub.config import Deployment
 from hub.connections import Connections
 from hub.errors import ConfigError, Problem
 from hub.ingest.fetch import Fetcher, FetchPolicy
-from hub.ingest.runner import FeedRunner, FeedSpec, TrackedHashes
+from hub.ingest.runner import FeedRunner, FeedSpec
 from hub.ingest.state import FeedStateStore
 from hub.publish import TopicWriter
 from hub.schemas.catalogue import SchemaCatalogue
@@ -93,8 +93,7 @@ async def build_feed_runner(
     adapter = make_adapter(deployment, feed_id)
     routes = entity_topics(deployment, feed_id, adapter)
     area = deployment.topic(next(iter(routes.values()))).area
-    saved = await store.entity_hashes(feed_id)
-    hashes = TrackedHashes(saved)
+    hashes = store.hashes_of(feed_id)
     writers: dict[str, TopicWriter] = {}
     by_topic: dict[str, TopicWriter] = {}
     for entity, topic_name in routes.items():
@@ -124,6 +123,5 @@ async def build_feed_runner(
         writers=writers,
         fetcher=fetcher,
         store=store,
-        hashes=hashes,
         progress=progress,
     )

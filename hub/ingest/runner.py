@@ -23,7 +23,7 @@ from hub.ingest.fetch import Fetcher
 from hub.ingest.state import FeedStateStore, FeedStatus
 from hub.publish import Provenance, TopicWriter, WriteResult
 
-__all__ = ["CycleSummary", "FeedRunner", "FeedSpec", "TrackedHashes"]
+__all__ = ["CycleSummary", "FeedRunner", "FeedSpec"]
 
 log = logging.getLogger(__name__)
 
@@ -31,22 +31,6 @@ _FLUSH_EVERY = 5_000
 _DEFAULT_INTERVAL_S = 60.0
 _DEFAULT_MIN_TTL_S = 10.0
 _DEFAULT_MAX_TTL_S = 600.0
-
-
-class TrackedHashes(dict[str, str]):
-    """Entity id -> content hash, remembering which entries changed since ``take_changes``."""
-
-    def __init__(self, initial: Mapping[str, str] | None = None) -> None:
-        super().__init__(initial or {})
-        self._changed: dict[str, str] = {}
-
-    def update(self, other: Mapping[str, str] = {}, /, **kwargs: str) -> None:  # type: ignore[override]
-        super().update(other, **kwargs)
-        self._changed.update(other, **kwargs)
-
-    def take_changes(self) -> dict[str, str]:
-        changed, self._changed = self._changed, {}
-        return changed
 
 
 @dataclass(frozen=True)
@@ -97,7 +81,6 @@ class FeedRunner:
         writers: Mapping[str, TopicWriter],
         fetcher: Fetcher,
         store: FeedStateStore,
-        hashes: TrackedHashes,
         clock: Callable[[], float] = time.time,
         progress: Callable[[str, int, int | None], None] | None = None,
     ) -> None:
@@ -108,7 +91,6 @@ class FeedRunner:
         self.writers = writers  # entity -> writer of its topic
         self.fetcher = fetcher
         self.store = store
-        self.hashes = hashes
         self.clock = clock
         self.progress = progress
         self.status: FeedStatus | None = None
@@ -161,13 +143,11 @@ class FeedRunner:
             for entity, buffer in buffers.items():
                 if buffer:
                     await self._write(self.writers[entity], buffer, origin, results)
-            await self.store.save_entity_hashes(self.feed_id, self.hashes.take_changes())
             await self.fetcher.commit()
         except Exception as exc:
             if not isinstance(exc, AdapterError | TsunaguError | OSError):
                 log.exception("feed %s: unexpected error", self.feed_id, exc_info=exc)
             self.fetcher.discard()
-            self.hashes.take_changes()  # what was produced stays produced; re-sent next time
             return await self._failed(summary, exc, started)
         finally:
             self.fetcher.cleanup()

@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,6 +82,24 @@ def _upsert(engine: AsyncEngine, table: sa.Table, keys: list[str]) -> Any:
     return statement.on_conflict_do_update(index_elements=keys, set_=updates)
 
 
+# Ids per IN (...) query: well under every database's limit on bound parameters.
+_IN_CHUNK = 500
+
+
+class FeedHashes:
+    """One feed's content hashes in the store (``hub.publish.ContentHashes``)."""
+
+    def __init__(self, store: FeedStateStore, feed: str) -> None:
+        self.store = store
+        self.feed = feed
+
+    async def known(self, keys: Sequence[str]) -> Mapping[str, str]:
+        return await self.store.known_hashes(self.feed, keys)
+
+    async def remember(self, hashes: Mapping[str, str]) -> None:
+        await self.store.save_entity_hashes(self.feed, hashes)
+
+
 class FeedStateStore:
     """Reads and writes the ingest tables (SQLite or PostgreSQL)."""
 
@@ -134,6 +152,22 @@ class FeedStateStore:
                 )
             )
             return {row[0]: row[1] async for row in result}
+
+    async def known_hashes(self, feed: str, ids: Sequence[str]) -> dict[str, str]:
+        """The stored content hashes of those of ``ids`` the feed has published."""
+        found: dict[str, str] = {}
+        async with self.engine.connect() as conn:
+            for start in range(0, len(ids), _IN_CHUNK):
+                query = sa.select(entities.c.entity_id, entities.c.content_hash).where(
+                    entities.c.feed == feed,
+                    entities.c.entity_id.in_(ids[start : start + _IN_CHUNK]),
+                )
+                found.update((row[0], row[1]) for row in await conn.execute(query))
+        return found
+
+    def hashes_of(self, feed: str) -> FeedHashes:
+        """The feed's content hashes, as the writer asks for them."""
+        return FeedHashes(self, feed)
 
     async def save_entity_hashes(self, feed: str, changed: Mapping[str, str]) -> None:
         """Record what was just published (only the entries that changed)."""
