@@ -4,7 +4,6 @@ each in its own task so one failing feed never holds up another."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import tempfile
 from pathlib import Path
@@ -19,6 +18,7 @@ from hub.config import Deployment
 from hub.ingest.build import build_feed_runner
 from hub.ingest.runner import FeedRunner
 from hub.ingest.state import FeedStateStore
+from hub.tasks import drain
 
 if TYPE_CHECKING:
     from hub.up import HubContext
@@ -72,14 +72,8 @@ class FeedsPart:
 
     async def stop(self) -> None:
         self._stop.set()
-        if self._tasks:
-            # A cycle in progress gets a bounded time to finish what it is producing.
-            _, pending = await asyncio.wait(self._tasks, timeout=15)
-            for task in pending:
-                task.cancel()
-            for task in pending:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        # A cycle in progress gets a bounded time to finish what it is producing.
+        await drain(self._tasks)
         if self._session is not None:
             await self._session.close()
         if self._downloads is not None:

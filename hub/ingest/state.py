@@ -143,16 +143,6 @@ class FeedStateStore:
                 [{"feed": feed, "url": url, **validators.__dict__}],
             )
 
-    async def entity_hashes(self, feed: str) -> dict[str, str]:
-        """Every entity id -> content hash the feed last published."""
-        async with self.engine.connect() as conn:
-            result = await conn.stream(
-                sa.select(entities.c.entity_id, entities.c.content_hash).where(
-                    entities.c.feed == feed
-                )
-            )
-            return {row[0]: row[1] async for row in result}
-
     async def known_hashes(self, feed: str, ids: Sequence[str]) -> dict[str, str]:
         """The stored content hashes of those of ``ids`` the feed has published."""
         found: dict[str, str] = {}

@@ -5,20 +5,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from typing import cast
 
 import confluent_kafka
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from hub.errors import KafkaError, KafkaUnavailableError, TopicSetupError
-from hub.kafka.confluent_common import base_config, translate
+from hub.kafka.confluent_common import base_config, incoming, translate
 from hub.kafka.confluent_producer import ConfluentProducer
 from hub.kafka.confluent_reader import ConfluentReader
 from hub.kafka.confluent_transactions import ConfluentTransactionalProducer
 from hub.kafka.types import (
     Cluster,
     CreateTopicsResult,
-    Headers,
     Incoming,
     TopicPartition,
     TopicSpec,
@@ -74,26 +72,7 @@ class ConfluentConsumer:
             raise KafkaError("consumer is not started")
         async with self._lock:
             messages = await asyncio.to_thread(consumer.consume, max_records, timeout)
-        out: list[Incoming] = []
-        for msg in messages:
-            err = msg.error()
-            if err is not None:
-                if err.code() == confluent_kafka.KafkaError._PARTITION_EOF:
-                    continue
-                raise translate(err)
-            _, ts = msg.timestamp()
-            out.append(
-                Incoming(
-                    cast(str, msg.topic()),
-                    cast(int, msg.partition()),
-                    cast(int, msg.offset()),
-                    msg.key(),
-                    msg.value(),
-                    cast(Headers, msg.headers() or []),
-                    ts if ts > 0 else None,
-                )
-            )
-        return out
+        return incoming(messages)
 
     async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
         consumer = self._consumer

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import confluent_kafka
 
 from hub.errors import KafkaError
-from hub.kafka.types import Cluster
+from hub.kafka.types import Cluster, Headers, Incoming
 
 # librdkafka is chatty on stderr about every dropped connection; errors that
 # matter reach us through callbacks and exceptions instead.
@@ -30,3 +30,28 @@ def translate(exc: confluent_kafka.KafkaException | confluent_kafka.KafkaError) 
     if isinstance(err, confluent_kafka.KafkaError):
         return KafkaError(err.str(), retriable=bool(err.retriable()), code=err.name())
     return KafkaError(str(exc))
+
+
+def incoming(messages: list[Any]) -> list[Incoming]:
+    """Consumed confluent-kafka messages as Incoming records; end-of-partition events are
+    skipped and any other error is raised as the hub's KafkaError."""
+    out: list[Incoming] = []
+    for msg in messages:
+        err = msg.error()
+        if err is not None:
+            if err.code() == confluent_kafka.KafkaError._PARTITION_EOF:
+                continue
+            raise translate(err)
+        _, ts = msg.timestamp()
+        out.append(
+            Incoming(
+                cast(str, msg.topic()),
+                cast(int, msg.partition()),
+                cast(int, msg.offset()),
+                msg.key(),
+                msg.value(),
+                cast(Headers, msg.headers() or []),
+                ts if ts > 0 else None,
+            )
+        )
+    return out

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from typing import cast
 
 import confluent_kafka
 
 from hub.errors import KafkaError
-from hub.kafka.confluent_common import base_config, translate
-from hub.kafka.types import Cluster, Headers, Incoming
+from hub.kafka.confluent_common import base_config, incoming, translate
+from hub.kafka.types import Cluster, Incoming
 
 __all__ = ["ConfluentReader"]
 
@@ -94,26 +93,7 @@ class ConfluentReader:
         """Records from the assigned partitions, or [] after ``timeout`` seconds."""
         async with self._lock:
             messages = await asyncio.to_thread(self._consumer.consume, max_records, timeout)
-        out: list[Incoming] = []
-        for msg in messages:
-            err = msg.error()
-            if err is not None:
-                if err.code() == confluent_kafka.KafkaError._PARTITION_EOF:
-                    continue
-                raise translate(err)
-            _, ts = msg.timestamp()
-            out.append(
-                Incoming(
-                    cast(str, msg.topic()),
-                    cast(int, msg.partition()),
-                    cast(int, msg.offset()),
-                    msg.key(),
-                    msg.value(),
-                    cast(Headers, msg.headers() or []),
-                    ts if ts > 0 else None,
-                )
-            )
-        return out
+        return incoming(messages)
 
     async def close(self) -> None:
         async with self._lock:

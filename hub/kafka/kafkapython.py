@@ -59,6 +59,23 @@ def _base_config(cluster: Cluster, client_id: str) -> dict[str, Any]:
     return config
 
 
+def _incoming(polled: Mapping[Any, Sequence[Any]]) -> list[Incoming]:
+    """kafka-python's poll result as Incoming records."""
+    return [
+        Incoming(
+            r.topic,
+            r.partition,
+            r.offset,
+            r.key,
+            r.value,
+            [(name, bytes(value)) for name, value in (r.headers or ())],
+            r.timestamp if r.timestamp is not None and r.timestamp >= 0 else None,
+        )
+        for records in polled.values()
+        for r in records
+    ]
+
+
 def _translate(exc: Exception) -> KafkaError:
     retriable = bool(getattr(exc, "retriable", False))
     return KafkaError(f"{type(exc).__name__}: {exc}", retriable=retriable, code=type(exc).__name__)
@@ -237,19 +254,7 @@ class KafkaPythonConsumer:
                 )
         except kafka.errors.KafkaError as exc:
             raise _translate(exc) from exc
-        return [
-            Incoming(
-                r.topic,
-                r.partition,
-                r.offset,
-                r.key,
-                r.value,
-                [(name, bytes(value)) for name, value in (r.headers or ())],
-                r.timestamp if r.timestamp is not None and r.timestamp >= 0 else None,
-            )
-            for records in polled.values()
-            for r in records
-        ]
+        return _incoming(polled)
 
     async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
         consumer = self._consumer
@@ -354,19 +359,7 @@ class KafkaPythonReader:
         polled = await self._call(
             lambda c: c.poll(timeout_ms=int(timeout * 1000), max_records=max_records)
         )
-        return [
-            Incoming(
-                r.topic,
-                r.partition,
-                r.offset,
-                r.key,
-                r.value,
-                [(name, bytes(value)) for name, value in (r.headers or ())],
-                r.timestamp if r.timestamp is not None and r.timestamp >= 0 else None,
-            )
-            for records in polled.values()
-            for r in records
-        ]
+        return _incoming(polled)
 
     async def close(self) -> None:
         consumer, self._consumer = self._consumer, None
