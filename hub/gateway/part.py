@@ -6,7 +6,11 @@ from typing import TYPE_CHECKING
 
 from hub.access import setup_cors
 from hub.config import Deployment
+from hub.gateway.catalog import CatalogDocs
 from hub.gateway.service import Gateway
+from hub.gateway.status import StatusPage
+from hub.http.app import INFO_KEY
+from hub.ingest.state import FeedStateStore
 
 if TYPE_CHECKING:
     from hub.up import HubContext
@@ -28,6 +32,11 @@ class GatewayPart:
             context.deployment, context.catalogue, context.connections, context.engine
         )
         self.gateway.routes(context.app)
+        feed_store = FeedStateStore(context.engine)
+        CatalogDocs(
+            context.deployment, context.catalogue, context.app[INFO_KEY], feed_store
+        ).routes(context.app)
+        StatusPage(context.deployment, feed_store).routes(context.app)
         origins = context.deployment.hub.http.cors_origins
         if origins:
             setup_cors(context.app, origins)
