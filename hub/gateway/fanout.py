@@ -132,15 +132,20 @@ class Subscription:
         async for event in self.fanout.replay(self):
             if self._take(event):
                 yield event
+        queue = self.queue
         while not self.closed:
-            if self.overflowed and self.queue.empty():
+            if not queue.empty():
+                # The common case under load: no timer, no task, just the next event.
+                event = queue.get_nowait()
+            elif self.overflowed:
                 return
-            try:
-                event = await asyncio.wait_for(self.queue.get(), 1.0)
-            except TimeoutError:
-                if self.fanout.failed is not None:
-                    raise self.fanout.failed from None
-                continue
+            else:
+                try:
+                    event = await asyncio.wait_for(queue.get(), 1.0)
+                except TimeoutError:
+                    if self.fanout.failed is not None:
+                        raise self.fanout.failed from None
+                    continue
             if self._take(event):
                 yield event
 

@@ -121,6 +121,7 @@ async def _serve_sse(
     )
     await response.prepare(request)
     await response.write(b": subscribed\nretry: 2000\n\n")
+    sent = metrics.EVENTS.labels(topic)
     events = subscription.events().__aiter__()
     next_event: asyncio.Task[object] | None = None
     try:
@@ -140,7 +141,7 @@ async def _serve_sse(
             token = subscription.token()
             body = event_json(event, token)  # type: ignore[arg-type]
             await response.write(b"id: %s\nevent: record\ndata: %s\n\n" % (token.encode(), body))
-            metrics.EVENTS.labels(topic).inc()
+            sent.inc()
             delivered(1)
         if subscription.overflowed:
             metrics.OVERFLOWS.labels(topic).inc()
@@ -177,6 +178,7 @@ async def _serve_websocket(
         subscription.closed = True
 
     reader = asyncio.create_task(drain_client())
+    sent = metrics.EVENTS.labels(topic)
     try:
         async for event in subscription.events():
             if websocket.closed:
@@ -184,7 +186,7 @@ async def _serve_websocket(
             token = subscription.token()
             body = event_json(event, token)
             await websocket.send_str('{"type":"record",' + body[1:].decode())
-            metrics.EVENTS.labels(topic).inc()
+            sent.inc()
             delivered(1)
         if subscription.overflowed and not websocket.closed:
             metrics.OVERFLOWS.labels(topic).inc()
