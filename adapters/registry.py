@@ -22,7 +22,9 @@ __all__ = ["ENTRY_POINT_GROUP", "AdapterNotFoundError", "adapter_class", "adapte
 ENTRY_POINT_GROUP = "tsunagu.adapters"
 
 # name -> "module:class"
-BUILTIN: dict[str, str] = {}
+BUILTIN: dict[str, str] = {
+    "gtfs-rt": "adapters.gtfs_rt:GtfsRealtimeAdapter",
+}
 
 
 class AdapterNotFoundError(LookupError):

@@ -1,0 +1,305 @@
+"""Feed ingestion end to end, as ``tsunagu ingest --once`` runs it in its own process.
+
+GTFS-Realtime: a synthetic FeedMessage of vehicle positions (made with the bindings) is
+served over loopback HTTP, fetched, decoded, normalised, validated, encoded and produced.
+Rate = records / CPU seconds of the ingest process, less the CPU of an ingest that found
+nothing new (start-up and imports). Limit: fastavro encoding plus a raw confluent-kafka
+produce of the same records in this process. Peer: a straightforward kafka-python pipeline
+(protobuf decode, dicts, schemaless_writer, KafkaProducer) in this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import confluent_kafka
+from aiohttp import web
+
+from bench.table import Row
+from hub.broker import EmbeddedBroker
+from hub.codec import Encoder
+from hub.db import create_schema, make_engine
+from hub.registry import RegistryStore, create_registry_app
+from hub.schemas.catalogue import SchemaCatalogue
+
+REPO = Path(__file__).resolve().parents[1]
+SCHEMAS = REPO / "schemas" / "avro"
+RT_TOPIC = "bench.mobility.vehicle-positions.v1"
+STATIC_TOPICS = {
+    "stops": "bench.mobility.stops.v1",
+    "routes": "bench.mobility.routes.v1",
+    "trips": "bench.mobility.trips.v1",
+    "stop_times": "bench.mobility.stop-times.v1",
+}
+
+
+class _Server:
+    """The registry and the feed files, served over HTTP from a thread of this process."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.files: dict[str, Path] = {}
+        self.port = 0
+        self._ready = threading.Event()
+        self._stop: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        asyncio.run(self._serve())
+
+    async def _serve(self) -> None:
+        engine = make_engine(f"sqlite:///{self.directory / 'registry.db'}")
+        await create_schema(engine)
+        app = web.Application()
+        app.add_subapp("/registry", create_registry_app(RegistryStore(engine)))
+
+        async def feed(request: web.Request) -> web.StreamResponse:
+            path = self.files.get(request.match_info["name"])
+            if path is None:
+                raise web.HTTPNotFound
+            return web.FileResponse(path)
+
+        app.router.add_get("/feeds/{name}", feed)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        self._ready.set()
+        await self._stop.wait()
+        await runner.cleanup()
+        await engine.dispose()
+
+    def __enter__(self) -> _Server:
+        self._thread.start()
+        self._ready.wait(30)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(30)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def _deployment(directory: Path, bootstrap: str, server: _Server, feeds: str) -> Path:
+    topics = "".join(
+        f"""  {name}:
+    area: bench
+    schema: {schema}
+    partitions: 3
+    licence: CC-BY-4.0
+    publisher: Bench
+"""
+        for name, schema in [
+            (RT_TOPIC, "tsunagu.mobility.VehiclePosition"),
+            (STATIC_TOPICS["stops"], "tsunagu.mobility.Stop"),
+            (STATIC_TOPICS["routes"], "tsunagu.mobility.Route"),
+            (STATIC_TOPICS["trips"], "tsunagu.mobility.Trip"),
+            (STATIC_TOPICS["stop_times"], "tsunagu.mobility.StopTime"),
+        ]
+    )
+    config = directory / "topics.yaml"
+    config.write_text(
+        f"""version: 1
+hub:
+  store: {{url: "sqlite:///{directory / "store.db"}"}}
+kafka: {{bootstrap_servers: "{bootstrap}"}}
+registry: {{url: "{server.base}/registry"}}
+areas:
+  bench: {{title: Bench}}
+topics:
+{topics}feeds:
+{feeds}"""
+    )
+    return config
+
+
+def _ingest(config: Path, feed: str) -> tuple[dict[str, Any], float, float, int]:
+    """Run ``tsunagu ingest --once``; (summary, wall s, CPU s, peak RSS bytes)."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from hub.cli import main; main()",
+            "ingest",
+            "--config",
+            str(config),
+            "--schemas",
+            str(SCHEMAS),
+            "--feed",
+            feed,
+            "--once",
+            "--no-progress",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    _, _, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
+    out = process.stdout.read().decode() if process.stdout else ""
+    err = process.stderr.read().decode() if process.stderr else ""
+    lines = [line for line in out.splitlines() if line.startswith("{")]
+    if not lines:
+        raise RuntimeError(f"tsunagu ingest printed no summary: {err[-2000:]}")
+    summary: dict[str, Any] = json.loads(lines[-1])
+    # ru_maxrss is in KiB on Linux.
+    return summary, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024
+
+
+# --- GTFS-Realtime ---------------------------------------------------------------------
+
+
+def _feed_message(count: int) -> bytes:
+    from google.transit import gtfs_realtime_pb2  # noqa: PLC0415 - optional until used
+
+    message = gtfs_realtime_pb2.FeedMessage()
+    message.header.gtfs_realtime_version = "2.0"
+    message.header.timestamp = int(time.time())
+    for i in range(count):
+        entity = message.entity.add()
+        entity.id = f"v{i}"
+        vehicle = entity.vehicle
+        vehicle.vehicle.id = f"bus-{i}"
+        vehicle.vehicle.label = str(1000 + i)
+        vehicle.trip.trip_id = f"trip-{i % 500}"
+        vehicle.trip.route_id = f"route-{i % 40}"
+        vehicle.position.latitude = 36.3 + (i % 1000) / 10000
+        vehicle.position.longitude = 136.3 + (i % 700) / 10000
+        vehicle.position.bearing = float(i % 360)
+        vehicle.position.speed = 8.5
+        vehicle.current_stop_sequence = i % 30
+        vehicle.timestamp = int(time.time()) - (i % 30)
+    data: bytes = message.SerializeToString()
+    return data
+
+
+def _normalised(body: bytes) -> list[dict[str, Any]]:
+    """What a straightforward pipeline builds from the feed (also the limit's input)."""
+    from google.transit import gtfs_realtime_pb2  # noqa: PLC0415
+
+    message = gtfs_realtime_pb2.FeedMessage()
+    message.ParseFromString(body)
+    now = int(time.time() * 1000)
+    return [
+        {
+            "id": f"urn:ngsi-ld:Vehicle:bench:{e.vehicle.vehicle.id}",
+            "area": "bench",
+            "source_feed": "bench",
+            "observed_at": e.vehicle.timestamp * 1000,
+            "ingested_at": now,
+            "vehicle_id": e.vehicle.vehicle.id,
+            "vehicle_label": e.vehicle.vehicle.label,
+            "trip_id": e.vehicle.trip.trip_id,
+            "route_id": e.vehicle.trip.route_id,
+            "latitude": e.vehicle.position.latitude,
+            "longitude": e.vehicle.position.longitude,
+            "bearing": e.vehicle.position.bearing,
+            "speed": e.vehicle.position.speed,
+            "current_stop_sequence": e.vehicle.current_stop_sequence,
+        }
+        for e in message.entity
+    ]
+
+
+def _limit(bootstrap: str, records: list[dict[str, Any]], schema: dict[str, Any]) -> float:
+    encoder = Encoder(1, schema)
+    producer = confluent_kafka.Producer(
+        {"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 5, "log_level": 3}
+    )
+    producer.produce("bench.limit.v1", b"warm-up")
+    producer.flush(10)
+    cpu = time.process_time()
+    for record in records:
+        value = encoder.encode(record)
+        while True:
+            try:
+                producer.produce("bench.limit.v1", value, record["id"].encode())
+                break
+            except BufferError:
+                producer.poll(0.01)
+    producer.flush(60)
+    return len(records) / (time.process_time() - cpu)
+
+
+def _kafka_python_peer(bootstrap: str, body: bytes, schema: dict[str, Any]) -> float:
+    import fastavro  # noqa: PLC0415
+    import kafka  # noqa: PLC0415
+
+    parsed = fastavro.parse_schema(schema)
+    producer = kafka.KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all")
+    cpu = time.process_time()
+    records = _normalised(body)
+    for record in records:
+        out = io.BytesIO()
+        fastavro.schemaless_writer(out, parsed, record)
+        producer.send("bench.peer.v1", out.getvalue(), record["id"].encode())
+    producer.flush()
+    rate = len(records) / (time.process_time() - cpu)
+    producer.close()
+    return rate
+
+
+def _realtime(directory: Path, bootstrap: str, server: _Server, count: int) -> list[Row]:
+    body = _feed_message(count)
+    path = directory / "vehicle-positions.pb"
+    path.write_bytes(body)
+    server.files["vehicle-positions.pb"] = path
+    feeds = f"""  rt:
+    adapter: gtfs-rt
+    url: {server.base}/feeds/vehicle-positions.pb
+    topic: {RT_TOPIC}
+"""
+    config = _deployment(directory, bootstrap, server, feeds)
+    summary, _, cpu, _ = _ingest(config, "rt")
+    _, _, idle_cpu, _ = _ingest(config, "rt")  # nothing new: start-up and a 304
+    produced = int(summary["produced"])
+    hub_rate = produced / max(1e-6, cpu - idle_cpu)
+    schema = SchemaCatalogue.load(SCHEMAS).get("tsunagu.mobility.VehiclePosition").raw
+    records = _normalised(body)
+    limit = _limit(bootstrap, records, schema)
+    peer = _kafka_python_peer(bootstrap, body, schema)
+    name = f"ingest GTFS-RT: {produced:,} vehicle positions"
+    return [
+        Row(name, "records/s per core", hub_rate, "encode + raw produce", limit, ">= 0.7"),
+        Row(name, "records/s per core", hub_rate, "kafka-python pipeline", peer, "peer"),
+    ]
+
+
+@contextmanager
+def _environment() -> Iterator[tuple[Path, str, _Server]]:
+    with (
+        tempfile.TemporaryDirectory(prefix="tsunagu-bench-ingest-") as tmp,
+        EmbeddedBroker() as broker,
+        _Server(Path(tmp)) as server,
+    ):
+        yield Path(tmp), broker.bootstrap_servers, server
+
+
+def run(quick: bool) -> list[Row]:
+    """Run the benchmark and return its rows."""
+    rows: list[Row] = []
+    with _environment() as (directory, bootstrap, server):
+        rt_dir = directory / "rt"
+        rt_dir.mkdir()
+        rows += _realtime(rt_dir, bootstrap, server, 2_000 if quick else 100_000)
+    return rows

@@ -1,0 +1,186 @@
+"""GTFS-Realtime: the pure normaliser on real and built feeds, and the real Bull Runner feed
+ingested end to end (loopback HTTP, the embedded broker, the registry) and read back."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import fastavro
+import pytest
+from google.transit import gtfs_realtime_pb2 as rt
+
+from adapters.base import urn
+from adapters.gtfs_rt.normalise import MalformedRealtimeError, Params, parse_feed
+from hub.kafka import Cluster
+from hub.schemas import SchemaCatalogue
+from tests.ingest_runtime.harness import FeedServer, IngestEnv, feed_server, ingest_env
+
+REPO = Path(__file__).resolve().parents[2]
+BULL_RUNNER = REPO / "tests" / "data" / "gtfs-rt" / "bullrunner-vehicle-positions.pb"
+CATALOGUE = SchemaCatalogue.load(REPO / "schemas" / "avro")
+NOW = 1_700_000_000_000
+
+
+def params() -> Params:
+    return Params(
+        lambda kind, *local: urn(kind, "usf", *local),
+        lambda observed: {
+            "area": "usf",
+            "source_feed": "bull-runner",
+            "observed_at": observed,
+            "ingested_at": NOW,
+        },
+        NOW,
+    )
+
+
+def valid(record: dict[str, Any], schema: str) -> bool:
+    parsed = CATALOGUE.get(schema).parsed
+    return bool(fastavro.validation.validate(record, parsed, raise_errors=True))
+
+
+def test_the_real_bull_runner_feed_normalises_to_valid_vehicle_positions() -> None:
+    message = rt.FeedMessage()
+    message.ParseFromString(BULL_RUNNER.read_bytes())
+    items = list(parse_feed(BULL_RUNNER.read_bytes(), params()))
+    assert {i.entity for i in items} == {"vehicle_positions"}
+    assert len(items) == len({e.id for e in message.entity if e.HasField("vehicle")})
+    first = next(e for e in message.entity if e.HasField("vehicle"))
+    record = next(i.record for i in items if i.record["vehicle_id"] == first.vehicle.vehicle.id)
+    assert record["latitude"] == pytest.approx(first.vehicle.position.latitude)
+    assert record["route_id"] == first.vehicle.trip.route_id
+    # This feed stamps only its header: that is when the positions were true.
+    assert not first.vehicle.HasField("timestamp")
+    assert record["observed_at"] == message.header.timestamp * 1000
+    assert record["id"] == f"urn:ngsi-ld:Vehicle:usf:{first.vehicle.vehicle.id}"
+    assert all(valid(i.record, "tsunagu.mobility.VehiclePosition") for i in items)
+
+
+def built_feed() -> bytes:
+    message = rt.FeedMessage()
+    message.header.gtfs_realtime_version = "2.0"
+    message.header.incrementality = rt.FeedHeader.DIFFERENTIAL
+    message.header.timestamp = 1_700_000_100
+    update = message.entity.add(id="tu-1").trip_update
+    update.trip.trip_id = "t1"
+    update.trip.start_date = "20231114"
+    update.trip.schedule_relationship = rt.TripDescriptor.SCHEDULED
+    update.delay = 90
+    by_delay = update.stop_time_update.add(stop_sequence=3, stop_id="s3")
+    by_delay.arrival.delay = 60
+    by_time = update.stop_time_update.add(stop_sequence=4)
+    by_time.departure.time = 1_700_000_400
+    update.stop_time_update.add(
+        stop_sequence=5, schedule_relationship=rt.TripUpdate.StopTimeUpdate.SKIPPED
+    )
+    alert = message.entity.add(id="al-1").alert
+    alert.cause = rt.Alert.CONSTRUCTION
+    alert.effect = rt.Alert.DETOUR
+    alert.active_period.add(start=1_700_000_000)
+    alert.informed_entity.add(route_id="r9")
+    alert.header_text.translation.add(text="迂回運行", language="ja")
+    alert.header_text.translation.add(text="Detour", language="en")
+    message.entity.add(id="gone", is_deleted=True).vehicle.vehicle.id = "x"
+    bare = message.entity.add(id="v-bare").vehicle  # no trip, no timestamp
+    bare.position.latitude, bare.position.longitude = 28.06, -82.41
+    dup = message.entity.add(id="v-bare-again").vehicle
+    dup.vehicle.id = "v-bare"
+    dup.position.latitude, dup.position.longitude = 28.07, -82.42
+    data: bytes = message.SerializeToString()
+    return data
+
+
+def test_trip_updates_alerts_incremental_feeds_and_missing_fields() -> None:
+    items = {(i.entity, i.record["id"]): i.record for i in parse_feed(built_feed(), params())}
+    update = items[("trip_updates", "urn:ngsi-ld:TripUpdate:usf:t1:20231114")]
+    assert update["delay"] == 90
+    assert update["observed_at"] == 1_700_000_100_000  # the header's time
+    stops = update["stop_time_updates"]
+    assert (stops[0]["arrival_delay"], stops[0]["arrival_time"]) == (60, None)
+    assert stops[1]["departure_time"] == 1_700_000_400_000
+    assert stops[2]["schedule_relationship"] == "SKIPPED"
+    alert = items[("alerts", "urn:ngsi-ld:Alert:usf:al-1")]
+    assert (alert["cause"], alert["effect"]) == ("CONSTRUCTION", "DETOUR")
+    assert alert["header_text"] == [
+        {"text": "迂回運行", "language": "ja"},
+        {"text": "Detour", "language": "en"},
+    ]
+    assert alert["informed_entities"][0]["route_id"] == "r9"
+    # Deleted entities are skipped; an entity without a vehicle descriptor is known by its
+    # entity id, and two entities for one vehicle keep the last.
+    vehicles = [r for (kind, _), r in items.items() if kind == "vehicle_positions"]
+    assert len(vehicles) == 1
+    assert vehicles[0]["vehicle_id"] == "v-bare"
+    assert vehicles[0]["latitude"] == pytest.approx(28.07)  # protobuf floats are 32-bit
+    assert all(
+        valid(
+            r,
+            {
+                "trip_updates": "tsunagu.mobility.TripUpdate",
+                "alerts": "tsunagu.mobility.ServiceAlert",
+                "vehicle_positions": "tsunagu.mobility.VehiclePosition",
+            }[k],
+        )
+        for (k, _), r in items.items()
+    )
+
+
+@pytest.mark.parametrize("garbage", [b"\xff\xfe not protobuf at all", b"<html>503</html>"])
+def test_garbage_is_not_a_feed(garbage: bytes) -> None:
+    with pytest.raises(MalformedRealtimeError):
+        list(parse_feed(garbage, params()))
+
+
+def test_an_empty_feed_yields_nothing() -> None:
+    message = rt.FeedMessage()
+    message.header.gtfs_realtime_version = "2.0"
+    assert list(parse_feed(message.SerializeToString(), params())) == []
+
+
+@pytest.fixture
+async def env(
+    tmp_path: Path, cluster: Cluster, unique: str
+) -> AsyncIterator[tuple[IngestEnv, FeedServer]]:
+    topic = f"usf.mobility.vehicle-positions-{unique}.v1"
+    async with feed_server({"vp.pb": BULL_RUNNER.read_bytes()}) as server:
+        yaml = f"""
+        version: 1
+        areas:
+          usf: {{title: USF}}
+        topics:
+          {topic}:
+            area: usf
+            schema: tsunagu.mobility.VehiclePosition
+            partitions: 3
+            licence: Apache-2.0
+            publisher: USF
+        feeds:
+          bull-runner:
+            adapter: gtfs-rt
+            url: {server.url("vp.pb")}
+            topic: {topic}
+        """
+        async with ingest_env(
+            tmp_path, cluster.bootstrap_servers, REPO / "schemas" / "avro", yaml
+        ) as e:
+            yield e, server
+
+
+async def test_the_bull_runner_feed_lands_on_kafka_and_a_restart_publishes_nothing_new(
+    env: tuple[IngestEnv, FeedServer],
+) -> None:
+    ingest, _ = env
+    source = [i.record for i in parse_feed(BULL_RUNNER.read_bytes(), params())]
+    summary = await (await ingest.runner("bull-runner")).run_cycle()
+    assert (summary.outcome, summary.produced, summary.dead_letter) == ("ok", len(source), 0)
+    topic = next(iter(ingest.deployment.topics))
+    landed = {r["vehicle_id"]: r for r in await ingest.read(topic)}
+    assert set(landed) == {r["vehicle_id"] for r in source}
+    for record in source:
+        got = landed[record["vehicle_id"]]
+        assert got["latitude"] == pytest.approx(record["latitude"])
+        assert got["route_id"] == record["route_id"]
+    again = await (await ingest.runner("bull-runner")).run_cycle()
+    assert (again.outcome, again.produced) == ("not_modified", 0)
