@@ -87,17 +87,39 @@ _IN_CHUNK = 500
 
 
 class FeedHashes:
-    """One feed's content hashes in the store (``hub.publish.ContentHashes``)."""
+    """One feed's content hashes in the store (``hub.publish.ContentHashes``), with the most
+    recent ones cached in memory so a feed that repeats itself costs no reads.
 
-    def __init__(self, store: FeedStateStore, feed: str) -> None:
+    The cache is bounded (``cache_size`` entries); a feed larger than that, such as a
+    national timetable, reads the rest from the store batch by batch.
+    """
+
+    def __init__(self, store: FeedStateStore, feed: str, cache_size: int = 200_000) -> None:
         self.store = store
         self.feed = feed
+        self.cache_size = cache_size
+        self._cache: dict[str, str] = {}
+        # True while the cache holds every hash the store has for the feed (the store had
+        # none when this process started, and nothing has been evicted): no reads needed.
+        self._complete: bool | None = None
 
     async def known(self, keys: Sequence[str]) -> Mapping[str, str]:
-        return await self.store.known_hashes(self.feed, keys)
+        found = {k: self._cache[k] for k in keys if k in self._cache}
+        missing = [k for k in keys if k not in found]
+        if not missing:
+            return found
+        if self._complete is None:
+            self._complete = not await self.store.has_entity_hashes(self.feed)
+        if not self._complete:
+            found.update(await self.store.known_hashes(self.feed, missing))
+        return found
 
     async def remember(self, hashes: Mapping[str, str]) -> None:
         await self.store.save_entity_hashes(self.feed, hashes)
+        if len(self._cache) + len(hashes) > self.cache_size:
+            self._cache.clear()  # bounded memory: the store still has everything
+            self._complete = False
+        self._cache.update(hashes)
 
 
 class FeedStateStore:
@@ -142,6 +164,12 @@ class FeedStateStore:
                 _upsert(self.engine, sources, ["feed", "url"]),
                 [{"feed": feed, "url": url, **validators.__dict__}],
             )
+
+    async def has_entity_hashes(self, feed: str) -> bool:
+        """True when the feed has published anything (so lookups are worth making)."""
+        async with self.engine.connect() as conn:
+            query = sa.select(entities.c.entity_id).where(entities.c.feed == feed).limit(1)
+            return (await conn.execute(query)).first() is not None
 
     async def known_hashes(self, feed: str, ids: Sequence[str]) -> dict[str, str]:
         """The stored content hashes of those of ``ids`` the feed has published."""
