@@ -192,8 +192,9 @@ class TopicFanout:
     async def _live(self, reader: Reader) -> None:
         try:
             while True:
-                # A short wait: consume returns as soon as the batch fills or time is up.
-                batch = await reader.get_batch(500, 0.05)
+                # consume returns when the batch fills or the time is up: 10 ms bounds what
+                # a lone record waits here.
+                batch = await reader.get_batch(500, 0.01)
                 for event in await self._events(batch):
                     self.next_offsets[event.partition] = event.offset + 1
                     for subscriber in list(self.subscribers):
