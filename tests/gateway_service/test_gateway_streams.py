@@ -13,6 +13,7 @@ import pytest
 
 from hub.access import Grant, KeyStore
 from hub.gateway.fanout import Filter, Start, TopicFanout
+from hub.gateway.publish import PublishLimits
 from tests.gateway_service.conftest import GatewayEnv
 
 
@@ -221,3 +222,27 @@ async def test_keys_grants_and_the_audit_log_guard_publishing(gw: GatewayEnv) ->
     assert (reader_only.info.key_id, "publish", "403") in outcomes
     assert (revoked.info.key_id, "publish", "401") in outcomes
     assert (await gw.access.audit.verify()).ok
+
+
+async def test_bad_bodies_get_problems_and_ndjson_works(gw: GatewayEnv) -> None:
+    gw.gateway.limits = PublishLimits(max_body_bytes=2_000, max_records=3)
+    url = f"{gw.base}/v1/topics/{gw.positions}/records"
+    key = {"X-API-Key": gw.key}
+    ndjson = b"\n".join(orjson.dumps(position(i)) for i in range(2))
+    async with aiohttp.ClientSession() as session:
+        cases = [
+            (b"[{not json", "application/json", 400),
+            (b"{}\n{oops", "application/x-ndjson", 400),
+            (b"[" + b" " * 3_000 + b"]", "application/json", 413),
+            (orjson.dumps([position(i) for i in range(4)]), "application/json", 413),
+            (b'"a string"', "application/json", 400),
+        ]
+        for body, content_type, status in cases:
+            headers = {**key, "Content-Type": content_type}
+            async with session.post(url, data=body, headers=headers) as response:
+                assert response.status == status, await response.text()
+                assert response.content_type == "application/problem+json"
+        headers = {**key, "Content-Type": "application/x-ndjson"}
+        async with session.post(url, data=ndjson, headers=headers) as response:
+            assert response.status == 200
+            assert (await response.json())["records"] == 2
