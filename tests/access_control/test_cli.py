@@ -18,8 +18,8 @@ from hub.access import AuditLog, KeyStore
 from hub.access.cli import audit, keys
 from hub.access.tables import audit_log
 from hub.db import create_schema, make_engine
-from tests.access_control.conftest import PG_URL
 from tests.conftest import service_missing
+from tests.pg import PG_URL
 
 
 def _admin(sql: str) -> None:

@@ -4,28 +4,16 @@ registry app served over real HTTP on 127.0.0.1."""
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import NoReturn
 
 import pytest
 from aiohttp import web
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.db import create_schema, make_engine
 from hub.registry import RegistryStore, create_registry_app
-
-PG_URL = os.environ.get("TSUNAGU_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-def _service_missing(what: str) -> NoReturn:
-    """Fail under CI (CI=true), skip elsewhere."""
-    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-        pytest.fail(f"required service unavailable under CI: {what}", pytrace=False)
-    pytest.skip(f"service unavailable: {what}")
+from tests.pg import PgSchema, private_schema
 
 
 def record(*fields: dict[str, object], name: str = "VehiclePosition") -> str:
@@ -60,45 +48,16 @@ async def sqlite_store(tmp_path: Path) -> AsyncIterator[RegistryStore]:
     await engine.dispose()
 
 
-class PgDatabase:
-    """A private PostgreSQL schema for one test; `engine()` opens another "process" on it."""
-
-    def __init__(self, schema: str) -> None:
-        self.schema = schema
-        self._engines: list[AsyncEngine] = []
-
-    def engine(self) -> AsyncEngine:
-        """A new engine (own connection pool) whose tables live in this test's schema."""
-        base = make_engine(PG_URL)
-        self._engines.append(base)
-        return base.execution_options(schema_translate_map={None: self.schema})
-
-    async def close(self) -> None:
-        """Drop the schema and every engine."""
-        async with self._engines[0].begin() as conn:
-            await conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
-        for engine in self._engines:
-            await engine.dispose()
-
-
 @pytest.fixture
-async def pg_database() -> AsyncIterator[PgDatabase]:
+async def pg_database() -> AsyncIterator[PgSchema]:
     """A fresh schema in the shared `test` database, so other tests' tables are untouched."""
-    database = PgDatabase(f"registry_test_{uuid.uuid4().hex[:12]}")
-    engine = database.engine()
-    try:
-        async with engine.begin() as conn:
-            await conn.exec_driver_sql(f'CREATE SCHEMA "{database.schema}"')
-    except (OSError, SQLAlchemyError) as exc:
-        await engine.dispose()
-        _service_missing(f"PostgreSQL at {PG_URL}: {exc}")
-    await create_schema(engine)
+    database = await private_schema("registry_test")
     yield database
     await database.close()
 
 
 @pytest.fixture
-def pg_store(pg_database: PgDatabase) -> RegistryStore:
+def pg_store(pg_database: PgSchema) -> RegistryStore:
     """A registry store on PostgreSQL, in this test's own schema."""
     return RegistryStore(pg_database.engine())
 

@@ -12,7 +12,7 @@ from hub.db import make_engine
 from hub.errors import IncompatibleSchemaError
 from hub.registry import CompatibilityLevel, RegistryResponseError, RegistryStore
 
-from .conftest import VEHICLE_POSITION, PgDatabase, record, sqlite_engine
+from .conftest import VEHICLE_POSITION, PgSchema, record, sqlite_engine
 
 L = CompatibilityLevel
 
@@ -263,7 +263,7 @@ async def _race(stores: list[RegistryStore]) -> None:
     assert len(await stores[1].subjects()) == 7
 
 
-async def test_concurrent_processes_on_postgresql(pg_database: PgDatabase) -> None:
+async def test_concurrent_processes_on_postgresql(pg_database: PgSchema) -> None:
     await _race([RegistryStore(pg_database.engine()), RegistryStore(pg_database.engine())])
 
 

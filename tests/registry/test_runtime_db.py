@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub.db import async_url, create_schema, make_engine, metadata, write_transaction
 from hub.registry.store import schemas_table, versions_table
 
-from .conftest import PgDatabase
+from .conftest import PgSchema
 
 
 @pytest.mark.parametrize(
@@ -124,7 +124,7 @@ async def test_sqlite_write_transaction_holds_the_write_lock(tmp_path: Path) -> 
         await engine.dispose()
 
 
-async def test_postgresql_engine_and_schema(pg_database: PgDatabase) -> None:
+async def test_postgresql_engine_and_schema(pg_database: PgSchema) -> None:
     engine = pg_database.engine()
     async with engine.connect() as conn:
         assert await conn.scalar(sa.text("SELECT 1")) == 1
