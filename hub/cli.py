@@ -237,6 +237,27 @@ def ingest(
 @main.command()
 @_config_option
 @_schemas_option
+@_hub_option
+@click.option("--name", "bridge_name", required=True, help="the bridge to run (under bridges:)")
+def bridge(
+    config_path: Path | None, schema_dir: Path | None, hub_address: str | None, bridge_name: str
+) -> None:
+    """Run one bridge; start more processes with the same name to share its partitions."""
+    from hub.bridge.command import run_bridge  # noqa: PLC0415
+
+    _with_connections(
+        "bridge",
+        config_path,
+        schema_dir,
+        hub_address,
+        lambda d, c, conn: run_bridge(d, c, conn, bridge_name),
+        needs_kafka=True,
+    )
+
+
+@main.command()
+@_config_option
+@_schemas_option
 def up(config_path: Path | None, schema_dir: Path | None) -> None:
     """Run the hub: embedded broker if no cluster is configured, registry, HTTP, topics."""
     from hub.up import UpOptions, run_up  # noqa: PLC0415 - keeps `validate` light

@@ -78,7 +78,11 @@ class Part(Protocol):
 
 # "module:function" taking the Deployment and returning a Part, or None when the
 # deployment has nothing for it to do.
-PARTS: list[str] = ["hub.ingest.part:feeds_part", "hub.gateway.part:gateway_part"]
+PARTS: list[str] = [
+    "hub.ingest.part:feeds_part",
+    "hub.bridge.command:bridges_part",
+    "hub.gateway.part:gateway_part",
+]
 
 
 def _load_parts(deployment: Deployment) -> list[Part]:

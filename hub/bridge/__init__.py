@@ -1,0 +1,1 @@
+"""Bridges: convert a topic of one data area into a topic of another, keeping nothing."""

@@ -1,0 +1,102 @@
+"""Turn a bridge of the deployment into a ready ``BridgeRunner``: mapping loaded and checked
+against both schemas, target schema registered in the target area's registry, a consumer
+on the source cluster and a producer on the target cluster."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+from hub.apply import value_subject
+from hub.bridge.runner import BridgeEnds, BridgeRunner, Mapper
+from hub.codec import Encoder
+from hub.config import Deployment
+from hub.connections import Connections
+from hub.errors import ConfigError, TsunaguError
+from hub.mapping import check_mapping, compile_mapping, load_mapping
+from hub.schemas.catalogue import SchemaCatalogue
+
+__all__ = ["build_bridge", "group_id"]
+
+
+def group_id(deployment: Deployment, name: str) -> str:
+    """The consumer group every process of bridge ``name`` joins."""
+    return deployment.bridges[name].group_id or f"tsunagu-bridge-{name}"
+
+
+class _CompiledMapper:
+    def __init__(self, name: str, version: int, function: Any) -> None:
+        self.name = name
+        self.version = version
+        self._function = function
+
+    def __call__(self, record: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self._function(record)
+        return result
+
+
+async def build_bridge(
+    name: str, deployment: Deployment, catalogue: SchemaCatalogue, connections: Connections
+) -> BridgeRunner:
+    """Everything bridge ``name`` needs; ConfigError when its mapping does not type-check."""
+    bridge = deployment.bridges[name]
+    source = deployment.topic(bridge.source)
+    target = deployment.topic(bridge.target)
+    source_entry = catalogue.get(source.schema_name)
+    target_entry = catalogue.get(target.schema_name)
+    spec = await asyncio.to_thread(load_mapping, bridge.mapping)
+    problems = check_mapping(spec, source_entry.raw, target_entry.raw)
+    if problems:
+        raise ConfigError(problems)
+    function = compile_mapping(spec, source_entry.raw, target_entry.raw)
+    mapper: Mapper = _CompiledMapper(spec.name, spec.version, function)
+
+    registry = connections.registry_for(target.area)
+    subject = value_subject(bridge.target)
+    schema_id = await registry.lookup(subject, target_entry.text)
+    if schema_id is None:
+        if not bridge.register_target_schema:
+            raise TsunaguError(
+                f"{subject} has no version equal to {target.schema_name} in {registry.base_url} "
+                "and the bridge may not register it (register_target_schema: false)"
+            )
+        schema_id = await registry.register(subject, target_entry.text)
+    ends = BridgeEnds(
+        name,
+        source.area,
+        bridge.source,
+        target.area,
+        bridge.target,
+        deployment.dead_letter_topic(bridge.target),
+        target.key,
+    )
+    exactly_once = bridge.delivery == "exactly-once"
+    source_cluster = connections.cluster_for(source.area)
+    consumer = connections.backend.consumer(
+        source_cluster,
+        group_id(deployment, name),
+        [bridge.source],
+        read_committed=exactly_once,
+    )
+    transactions = None
+    if exactly_once:
+        # validate has checked that both topics live on one cluster.
+        factory = getattr(connections.backend, "transactional_producer", None)
+        if factory is None:
+            raise TsunaguError(
+                f"bridge {name}: exactly-once needs transactions, which the "
+                f"{connections.backend.name} client does not offer here; use kafka_client: "
+                "confluent"
+            )
+        transactions = factory(source_cluster, f"tsunagu-bridge-{name}-{uuid.uuid4().hex[:12]}")
+    return BridgeRunner(
+        ends,
+        consumer=consumer,
+        producer=await connections.producer_for(target.area),
+        source_registry=connections.registry_for(source.area),
+        reader_schema=source_entry.parsed,
+        encoder=Encoder(schema_id, target_entry.parsed),
+        mapper=mapper,
+        transactions=transactions,
+    )

@@ -1,0 +1,94 @@
+"""``tsunagu bridge --name NAME`` and the bridges part of ``tsunagu up``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from typing import TYPE_CHECKING
+
+from hub.bridge.build import build_bridge
+from hub.bridge.runner import BridgeRunner
+from hub.config import Deployment
+from hub.connections import Connections
+from hub.errors import ConfigError, Problem
+from hub.schemas.catalogue import SchemaCatalogue
+from hub.tasks import drain
+
+if TYPE_CHECKING:
+    from hub.up import HubContext
+
+__all__ = ["BridgesPart", "bridges_part", "run_bridge"]
+
+log = logging.getLogger(__name__)
+
+
+async def run_bridge(
+    deployment: Deployment,
+    catalogue: SchemaCatalogue,
+    connections: Connections,
+    name: str,
+    announce: bool = True,
+) -> None:
+    """Run bridge ``name`` until SIGINT or SIGTERM; more processes share its partitions."""
+    if name not in deployment.bridges:
+        known = ", ".join(sorted(deployment.bridges)) or "none"
+        raise ConfigError(
+            [Problem("topics.yaml", None, f"bridges.{name}", f"no such bridge (known: {known})")]
+        )
+    runner = await build_bridge(name, deployment, catalogue, connections)
+    shutdown = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, shutdown.set)
+    if announce:
+        ends = runner.ends
+        print(
+            f"bridge {name}: {ends.source_topic} ({ends.source_area}) -> "
+            f"{ends.target_topic} ({ends.target_area}); Ctrl-C to stop",
+            flush=True,
+        )
+    await runner.run(shutdown)
+
+
+class BridgesPart:
+    """Runs every bridge of the deployment inside ``tsunagu up``."""
+
+    name = "bridges"
+
+    def __init__(self, deployment: Deployment) -> None:
+        self.deployment = deployment
+        self.runners: dict[str, BridgeRunner] = {}
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def configure(self, context: HubContext) -> None:
+        """Bridges add no routes."""
+
+    async def start(self, context: HubContext) -> None:
+        for name in self.deployment.bridges:
+            self.runners[name] = await build_bridge(
+                name, self.deployment, context.catalogue, context.connections
+            )
+        for name, runner in self.runners.items():
+            self._tasks.append(asyncio.create_task(self._run(name, runner), name=f"bridge:{name}"))
+
+    async def _run(self, name: str, runner: BridgeRunner) -> None:
+        # A bridge whose cluster is down keeps retrying; it never takes the hub down.
+        while not self._stop.is_set():
+            try:
+                await runner.run(self._stop)
+            except Exception:
+                log.exception("bridge %s failed; restarting in 5 s", name)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), 5)
+
+    async def stop(self) -> None:
+        self._stop.set()
+        await drain(self._tasks)
+
+
+def bridges_part(deployment: Deployment) -> BridgesPart | None:
+    """The part ``up`` runs for bridges, or None when there are none."""
+    return BridgesPart(deployment) if deployment.bridges else None

@@ -1,0 +1,274 @@
+"""A bridge: consume a topic of one area, convert each record, produce to another area's topic.
+
+Each batch is decoded with the source area's registry (the source topic's schema as
+reader, so versions of the same record type meet through Avro schema resolution),
+mapped, encoded against the target area's registry and delivered to the target
+cluster; only then are the source offsets committed (at-least-once across clusters).
+Every output carries its origin and a stable idempotency key so consumers can drop
+the duplicates at-least-once may bring. Records that cannot be converted go to the
+dead-letter topic with the reason; the bridge goes on. Nothing is stored on the way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import orjson
+
+from hub import headers as h
+from hub.bridge import metrics
+from hub.codec import Decoder, Encoder, schema_id_of
+from hub.errors import DecodeError, EncodeError, KafkaError, TsunaguError
+from hub.kafka import Consumer, Incoming, Outgoing, Producer, TopicPartition
+from hub.registry.client import RegistryClient
+
+__all__ = ["BridgeEnds", "BridgeRunner", "Mapper", "idempotency_key"]
+
+log = logging.getLogger(__name__)
+
+_LAG_EVERY_S = 5.0
+
+
+class Mapper(Protocol):
+    """A compiled mapping: name and version for provenance, and the conversion itself."""
+
+    name: str
+    version: int
+
+    def __call__(self, record: dict[str, Any]) -> dict[str, Any]:
+        """The target record; raises an exception naming the field when it cannot."""
+        ...
+
+
+@dataclass(frozen=True)
+class BridgeEnds:
+    """Where a bridge reads and writes."""
+
+    name: str
+    source_area: str
+    source_topic: str
+    target_area: str
+    target_topic: str
+    dead_letter_topic: str
+    target_key: str = "id"
+
+
+def idempotency_key(area: str, topic: str, partition: int, offset: int) -> str:
+    """Stable for a source record, whichever bridge process converts it, however often."""
+    return f"{area}/{topic}/{partition}/{offset}"
+
+
+_OURS = {
+    h.ORIGIN_AREA,
+    h.ORIGIN_TOPIC,
+    h.ORIGIN_PARTITION,
+    h.ORIGIN_OFFSET,
+    h.MAPPING,
+    h.IDEMPOTENCY_KEY,
+}
+
+
+def _carried(headers: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+    """Provenance from upstream (source feed, ingestion time) travels on; the origin of
+    this hop replaces that of an earlier one."""
+    return [(name, value) for name, value in headers if name not in _OURS]
+
+
+class TransactionalSink(Protocol):
+    """Records and source offsets committed together (exactly-once within one cluster)."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def send_with_offsets(
+        self,
+        batches: Sequence[tuple[str, Sequence[Outgoing]]],
+        offsets: Mapping[TopicPartition, int],
+        group_metadata: object,
+    ) -> None: ...
+
+
+class BridgeRunner:
+    """Runs one bridge process's share of the source topic's partitions."""
+
+    def __init__(
+        self,
+        ends: BridgeEnds,
+        *,
+        consumer: Consumer,
+        producer: Producer,
+        source_registry: RegistryClient,
+        reader_schema: Mapping[str, Any],
+        encoder: Encoder,
+        mapper: Mapper,
+        encode_value: Callable[[Encoder, dict[str, Any]], bytes] | None = None,
+        transactions: TransactionalSink | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.ends = ends
+        self.consumer = consumer
+        self.producer = producer
+        self.source_registry = source_registry
+        self.decoder = Decoder(reader_schema)
+        self.encoder = encoder
+        self.mapper = mapper
+        # Avro by default; NGSI-LD bridges pass an encoder of JSON-LD documents instead.
+        self.encode_value = encode_value or (lambda enc, record: enc.encode(record))
+        self.transactions = transactions
+        self.clock = clock
+        self._mapping_label = f"{mapper.name}@{mapper.version}".encode()
+        self._last_lag = 0.0
+        self.converted = 0
+        self.dead_lettered = 0
+
+    async def _decode(self, value: bytes) -> dict[str, Any]:
+        schema_id = schema_id_of(value)
+        if not self.decoder.knows(schema_id):
+            text = await self.source_registry.get_schema(schema_id)
+            self.decoder.add_writer(schema_id, orjson.loads(text))
+        return self.decoder.decode(value)
+
+    def _origin(self, message: Incoming) -> list[tuple[str, bytes]]:
+        ends = self.ends
+        return [
+            (h.ORIGIN_AREA, ends.source_area.encode()),
+            (h.ORIGIN_TOPIC, message.topic.encode()),
+            (h.ORIGIN_PARTITION, str(message.partition).encode()),
+            (h.ORIGIN_OFFSET, str(message.offset).encode()),
+            (h.MAPPING, self._mapping_label),
+            (
+                h.IDEMPOTENCY_KEY,
+                idempotency_key(
+                    ends.source_area, message.topic, message.partition, message.offset
+                ).encode(),
+            ),
+        ]
+
+    async def convert(self, message: Incoming) -> tuple[Outgoing | None, Outgoing | None]:
+        """(output, None) or (None, dead letter) for one source record."""
+        origin = self._origin(message)
+        stage, kind = "decode", "decode"
+        try:
+            if message.value is None:
+                raise DecodeError("tombstone (null value): nothing to convert")
+            record = await self._decode(message.value)
+            stage, kind = "map", "mapping"
+            target = self.mapper(record)
+            stage, kind = "encode", "schema"
+            value = self.encode_value(self.encoder, target)
+            key = target.get(self.ends.target_key)
+            if not isinstance(key, str) or not key:
+                raise EncodeError(f"target key field {self.ends.target_key!r} is empty", target)
+        except (TsunaguError, ValueError, TypeError, KeyError, ArithmeticError) as exc:
+            metrics.ERRORS.labels(self.ends.name, kind).inc()
+            reason = f"{type(exc).__name__}: {exc}"
+            dead = Outgoing(
+                message.key,
+                message.value,
+                [
+                    *origin,
+                    (h.INTENDED_TOPIC, self.ends.target_topic.encode()),
+                    (h.ERROR_KIND, kind.encode()),
+                    (h.ERROR_STAGE, stage.encode()),
+                    (h.ERROR_MESSAGE, reason.encode()),
+                ],
+            )
+            return None, dead
+        return Outgoing(key.encode(), value, [*_carried(message.headers), *origin]), None
+
+    async def process(self, batch: list[Incoming]) -> None:
+        """Convert, deliver, then commit: the at-least-once step."""
+        outputs: list[Outgoing] = []
+        dead: list[Outgoing] = []
+        offsets: dict[TopicPartition, int] = {}
+        for message in batch:
+            output, dead_letter = await self.convert(message)
+            if output is not None:
+                outputs.append(output)
+            if dead_letter is not None:
+                dead.append(dead_letter)
+            tp = TopicPartition(message.topic, message.partition)
+            offsets[tp] = max(offsets.get(tp, 0), message.offset + 1)
+        metrics.RECORDS_IN.labels(self.ends.name).inc(len(batch))
+        if self.transactions is not None:
+            metadata = self.consumer.group_metadata()  # type: ignore[attr-defined]
+            await self.transactions.send_with_offsets(
+                [(self.ends.target_topic, outputs), (self.ends.dead_letter_topic, dead)],
+                offsets,
+                metadata,
+            )
+            self._count(batch, outputs, dead)
+            return
+        if outputs:
+            await self.producer.deliver(self.ends.target_topic, outputs)
+        if dead:
+            await self.producer.deliver(self.ends.dead_letter_topic, dead)
+        self._count(batch, outputs, dead)
+        try:
+            await self.consumer.commit(offsets)
+        except KafkaError as exc:
+            # The partitions moved to another member during a rebalance: it re-reads from
+            # the last commit, so these records arrive twice (flagged by their keys), never
+            # zero times.
+            log.warning(
+                "bridge %s: commit failed, records will be redelivered: %s", self.ends.name, exc
+            )
+
+    def _count(self, batch: list[Incoming], outputs: list[Outgoing], dead: list[Outgoing]) -> None:
+        acknowledged = self.clock()
+        for message in batch:
+            if message.timestamp_ms is not None:
+                latency = max(0.0, acknowledged - message.timestamp_ms / 1000)
+                metrics.LATENCY.labels(self.ends.name).observe(latency)
+        metrics.RECORDS_OUT.labels(self.ends.name).inc(len(outputs))
+        metrics.DEAD_LETTERS.labels(self.ends.name).inc(len(dead))
+        self.converted += len(outputs)
+        self.dead_lettered += len(dead)
+
+    async def _report_lag(self) -> None:
+        now = time.monotonic()
+        if now - self._last_lag < _LAG_EVERY_S:
+            return
+        self._last_lag = now
+        try:
+            lags = await self.consumer.lag()
+        except KafkaError:
+            return
+        for tp, lag in lags.items():
+            metrics.LAG.labels(self.ends.name, str(tp.partition)).set(lag)
+
+    async def run(self, shutdown: asyncio.Event) -> None:
+        """Consume and convert until ``shutdown`` is set.
+
+        When delivering (or a transaction) fails, the consumer rejoins its group and
+        resumes from the last committed offsets, so nothing after them is skipped.
+        """
+        if self.transactions is not None:
+            await self.transactions.start()
+        await self.consumer.start()
+        try:
+            while not shutdown.is_set():
+                try:
+                    batch = await self.consumer.get_batch(500, 0.5)
+                    if batch:
+                        await self.process(batch)
+                    await self._report_lag()
+                except KafkaError as exc:
+                    log.warning(
+                        "bridge %s: %s; resuming from committed offsets", self.ends.name, exc
+                    )
+                    await self.consumer.stop()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(shutdown.wait(), 2.0)
+                    await self.consumer.start()
+        finally:
+            await self.consumer.stop()
+            if self.transactions is not None:
+                await self.transactions.stop()

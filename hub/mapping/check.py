@@ -1,0 +1,134 @@
+"""Type-check a mapping against its source and target schemas before anything runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hub.errors import Problem
+from hub.mapping.compile import UNIT_FACTORS
+from hub.mapping.spec import MappingSpec
+
+__all__ = ["check_mapping"]
+
+_NUMERIC = {"int": 0, "long": 1, "float": 2, "double": 3}
+
+
+def _fields(schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {f["name"]: f for f in schema.get("fields", [])}
+
+
+def _branches(avro_type: Any) -> list[Any]:
+    return avro_type if isinstance(avro_type, list) else [avro_type]
+
+
+def _kind(avro_type: Any) -> str:
+    if isinstance(avro_type, dict):
+        if avro_type.get("logicalType") in {"timestamp-millis", "timestamp-micros"}:
+            return "timestamp"
+        return str(avro_type.get("type"))
+    return str(avro_type)
+
+
+def _non_null(avro_type: Any) -> list[Any]:
+    return [b for b in _branches(avro_type) if b != "null"]
+
+
+def _fits(source: Any, target: Any) -> bool:
+    """True when every non-null value of ``source`` can be written as ``target``."""
+    targets = {_kind(t) for t in _non_null(target)}
+    for branch in _non_null(source):
+        kind = _kind(branch)
+        if kind in targets:
+            continue
+        if kind in _NUMERIC and any(
+            t in _NUMERIC and _NUMERIC[t] >= _NUMERIC[kind] for t in targets
+        ):
+            continue  # Avro's promotions: int -> long -> float -> double
+        if kind == "timestamp" and targets & {"long"}:
+            continue
+        if kind == "enum" and "string" in targets:
+            continue
+        return False
+    return True
+
+
+def check_mapping(
+    spec: MappingSpec, source_schema: dict[str, Any], target_schema: dict[str, Any]
+) -> list[Problem]:
+    """Every problem of ``spec`` against the two schemas, each naming file, line and field."""
+    problems: list[Problem] = []
+    source, target = _fields(source_schema), _fields(target_schema)
+    produced = {rule.target for rule in spec.rules}
+    for name, field in target.items():
+        if name not in produced and "default" not in field:
+            problems.append(
+                spec.problem(("fields",), f"target field {name!r} is required but not produced")
+            )
+    for rule in spec.rules:
+        here = ("fields", rule.target)
+        wanted = target.get(rule.target)
+        if wanted is None:
+            problems.append(spec.problem(here, f"the target schema has no field {rule.target!r}"))
+            continue
+        if rule.has_const or rule.source is None:
+            continue
+        given = source.get(rule.source)
+        if given is None:
+            problems.append(
+                spec.problem((*here, "from"), f"the source schema has no field {rule.source!r}")
+            )
+            continue
+        produced_type: Any = given["type"]
+        if rule.table is not None:
+            table = spec.tables.get(rule.table)
+            if table is None:
+                problems.append(spec.problem((*here, "table"), f"no table {rule.table!r}"))
+                continue
+            symbols = [
+                s
+                for b in _non_null(given["type"])
+                if isinstance(b, dict)
+                for s in b.get("symbols", [])
+            ]
+            missing = [s for s in symbols if s not in table]
+            if missing and not rule.has_default:
+                problems.append(
+                    spec.problem(
+                        (*here, "table"),
+                        f"table {rule.table!r} misses source symbols {', '.join(missing)} "
+                        "(add them or a default)",
+                    )
+                )
+            values = {type(v).__name__ for v in table.values()}
+            produced_type = (
+                "string" if values <= {"str"} else "long" if values <= {"int"} else "double"
+            )
+        if rule.unit is not None:
+            if tuple(rule.unit) not in UNIT_FACTORS:
+                problems.append(
+                    spec.problem((*here, "unit"), f"no conversion {rule.unit[0]} -> {rule.unit[1]}")
+                )
+            produced_type = "double"
+        if rule.id_template is not None:
+            produced_type = "string"
+        nullable_source = "null" in _branches(given["type"]) and not rule.has_default
+        if nullable_source and "null" not in _branches(wanted["type"]):
+            problems.append(
+                spec.problem(
+                    (*here, "from"),
+                    f"{rule.source!r} may be null but {rule.target!r} may not (give a default)",
+                )
+            )
+        if not _fits(produced_type, wanted["type"]):
+            problems.append(
+                spec.problem(
+                    (*here, "from"),
+                    f"{rule.source!r} ({_describe(produced_type)}) does not fit "
+                    f"{rule.target!r} ({_describe(wanted['type'])})",
+                )
+            )
+    return problems
+
+
+def _describe(avro_type: Any) -> str:
+    return " | ".join(_kind(b) for b in _branches(avro_type))

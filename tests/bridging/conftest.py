@@ -1,0 +1,61 @@
+"""Two data areas, each with its own embedded broker and its own registry."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from hub.broker import EmbeddedBroker
+from hub.db import create_schema, make_engine
+from hub.errors import BrokerStartError
+from hub.registry import RegistryStore, create_registry_app
+from tests.conftest import REPO, service_missing
+from tests.ingest_runtime.harness import serve
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def broker_b(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
+    """Area B's own cluster: a second embedded broker."""
+    instance = EmbeddedBroker(log_dir=tmp_path_factory.mktemp("broker-b"))
+    try:
+        instance.start()
+    except BrokerStartError as exc:
+        service_missing(f"second embedded Kafka broker: {exc}")
+    yield instance
+    instance.stop()
+
+
+@dataclass
+class TwoAreas:
+    registry_a: str
+    registry_b: str
+    schemas: Path
+
+
+@pytest.fixture
+async def two_registries(tmp_path: Path) -> AsyncIterator[TwoAreas]:
+    """Each area's own registry, served over HTTP, and a schema directory holding the
+    canonical schemas plus area B's own vocabulary."""
+    schemas = tmp_path / "avro"
+    shutil.copytree(REPO / "schemas" / "avro", schemas)
+    shutil.copy(FIXTURES / "BusLocation.avsc", schemas / "BusLocation.avsc")
+    engines = []
+    urls = []
+    for name in ("a", "b"):
+        engine = make_engine(f"sqlite:///{tmp_path / f'registry-{name}.db'}")
+        await create_schema(engine)
+        engines.append(engine)
+    async with (
+        serve(create_registry_app(RegistryStore(engines[0]))) as url_a,
+        serve(create_registry_app(RegistryStore(engines[1]))) as url_b,
+    ):
+        urls = [url_a, url_b]
+        yield TwoAreas(urls[0], urls[1], schemas)
+    for engine in engines:
+        await engine.dispose()
