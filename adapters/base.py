@@ -159,6 +159,10 @@ class Adapter(Protocol):
     # entity -> full name of the canonical schema its records follow; lets a feed with a
     # single ``topic:`` take just the entities that fit that topic.
     entity_schemas: ClassVar[Mapping[str, str]]
+    # Optional: entities that are reference data (a timetable's stops), for which a new
+    # ``observed_at`` alone is not a change worth republishing. Read with getattr, as
+    # adapters written before it need not declare it.
+    # reference_entities: ClassVar[frozenset[str]]
 
     def __init__(self, options: BaseModel) -> None: ...
 

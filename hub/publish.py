@@ -25,19 +25,23 @@ __all__ = ["ContentHashes", "Provenance", "TopicWriter", "WriteResult", "content
 _CHUNK = 5_000
 
 
-def content_hash(record: dict[str, Any]) -> str:
+def content_hash(record: dict[str, Any], *, reference_data: bool = False) -> str:
     """A digest of the record's content, ignoring when the hub ingested it.
 
     Two fetches of an unchanged entity give the same digest, so the entity is not
-    re-published; a new observation time counts as a change.
+    re-published; a new observation time counts as a change, except for reference data
+    (a timetable's stops), where it is only the date of the file the entity came in.
     """
-    # Leave ingested_at out by taking it out for a moment: cheaper than copying the record.
+    # Leave the times out by taking them out for a moment: cheaper than copying the record.
     ingested = record.pop("ingested_at", _MISSING)
+    observed = record.pop("observed_at", _MISSING) if reference_data else _MISSING
     try:
         data = orjson.dumps(record, option=orjson.OPT_SORT_KEYS, default=str)
     finally:
         if ingested is not _MISSING:
             record["ingested_at"] = ingested
+        if observed is not _MISSING:
+            record["observed_at"] = observed
     return hashlib.blake2b(data, digest_size=12).hexdigest()
 
 
@@ -94,6 +98,7 @@ class TopicWriter:
         *,
         key_field: str = "id",
         hashes: ContentHashes | None = None,
+        reference_data: bool = False,
     ) -> None:
         self.topic = topic
         self.dead_letter_topic = dead_letter_topic
@@ -101,6 +106,7 @@ class TopicWriter:
         self.producer = producer
         self.key_field = key_field
         self.hashes = hashes
+        self.reference_data = reference_data
 
     async def write(self, records: Sequence[dict[str, Any]], origin: Provenance) -> WriteResult:
         """Write ``records``; returns counts. Raises only when Kafka does not acknowledge."""
@@ -119,7 +125,7 @@ class TopicWriter:
             known = await self.hashes.known(keys)
         for record in records:
             key = record.get(self.key_field)
-            digest = content_hash(record)
+            digest = content_hash(record, reference_data=self.reference_data)
             if (
                 self.hashes is not None
                 and isinstance(key, str)

@@ -94,6 +94,7 @@ async def build_feed_runner(
     routes = entity_topics(deployment, feed_id, adapter)
     area = deployment.topic(next(iter(routes.values()))).area
     hashes = store.hashes_of(feed_id)
+    reference: frozenset[str] = getattr(adapter, "reference_entities", frozenset())
     writers: dict[str, TopicWriter] = {}
     by_topic: dict[str, TopicWriter] = {}
     for entity, topic_name in routes.items():
@@ -109,6 +110,11 @@ async def build_feed_runner(
                 await connections.producer_for(topic.area),
                 key_field=topic.key,
                 hashes=None if topic.every_observation else hashes,
+                # A topic only of reference data (a timetable) ignores observation times
+                # when deciding what changed.
+                reference_data=all(
+                    e in reference for e, t in routes.items() if t == topic_name
+                ),
             )
         writers[entity] = by_topic[topic_name]
     fetcher = Fetcher(

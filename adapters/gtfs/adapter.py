@@ -1,0 +1,93 @@
+"""The GTFS static adapter (GTFS-JP included): download, check the whole feed, publish.
+
+The zip is streamed to disk by the fetcher, checked in full in a worker thread (a
+broken feed publishes nothing: the error names file, line and problem), then read a
+second time to produce stops, routes, trips and stop times, batch by batch, so memory
+does not grow with the feed. Reading twice costs CPU but never holds a table in memory,
+and a national feed's stop_times do not fit in the memory a hub should need.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import AsyncIterator
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from adapters.base import CycleContext, Emit, Fetched, NotModified
+from adapters.gtfs.check import FeedIndex, check_feed
+from adapters.gtfs.normalise import Params, records
+from adapters.gtfs.reader import ZipLimits, open_zip
+from adapters.threaded import batches_in_thread
+
+__all__ = ["GtfsAdapter", "GtfsOptions"]
+
+
+class GtfsOptions(BaseModel):
+    """Options of a GTFS / GTFS-JP feed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    encoding: Literal["auto", "utf-8", "cp932"] = Field(
+        "auto", description="auto: UTF-8 (with or without BOM), else CP932 (Shift_JIS)"
+    )
+    partial: bool = Field(
+        False, description="publish a feed that has no stop_times.txt instead of rejecting it"
+    )
+    max_uncompressed_mb: int = Field(8192, gt=0, description="zip-bomb limit, whole archive")
+    max_compression_ratio: float = Field(100.0, gt=1, description="zip-bomb limit, per file")
+
+
+class GtfsAdapter:
+    """Stops, routes, trips and stop times of one GTFS zip."""
+
+    name: ClassVar[str] = "gtfs"
+    Options: ClassVar[type[BaseModel]] = GtfsOptions
+    entities: ClassVar[tuple[str, ...]] = ("stops", "routes", "trips", "stop_times")
+    entity_schemas: ClassVar[dict[str, str]] = {
+        "stops": "tsunagu.mobility.Stop",
+        "routes": "tsunagu.mobility.Route",
+        "trips": "tsunagu.mobility.Trip",
+        "stop_times": "tsunagu.mobility.StopTime",
+    }
+    # A timetable is reference data: republishing a stop because the feed's file date
+    # moved would resend a national timetable every day.
+    reference_entities: ClassVar[frozenset[str]] = frozenset(entities)
+
+    def __init__(self, options: BaseModel) -> None:
+        assert isinstance(options, GtfsOptions)
+        self.options = options
+        self.limits = ZipLimits(
+            max_total_bytes=options.max_uncompressed_mb << 20,
+            max_ratio=options.max_compression_ratio,
+        )
+
+    async def cycle(self, ctx: CycleContext) -> AsyncIterator[Emit]:
+        urls = [ctx.url] if ctx.url else list(ctx.urls.values())
+        for url in urls:
+            fetched = await ctx.fetch(url, to_file=True)
+            if isinstance(fetched, NotModified):
+                continue
+            index = await asyncio.to_thread(self._check, fetched, ctx)
+            for note in index.notes:
+                ctx.note(note)
+            observed = fetched.last_modified_ms or fetched.fetched_at_ms
+            params = Params(ctx.id, ctx.envelope(observed), ctx.report_progress)
+            produce = functools.partial(records, index, params)
+            async for batch in batches_in_thread(produce):
+                for entity, record in batch:
+                    yield Emit(entity, record)
+
+    def _check(self, fetched: Fetched, ctx: CycleContext) -> FeedIndex:
+        import io  # noqa: PLC0415 - only for feeds small enough to stay in memory
+
+        source = fetched.path if fetched.path is not None else io.BytesIO(fetched.body)
+        archive = open_zip(source, fetched.url, self.limits)
+        return check_feed(
+            archive,
+            encoding=self.options.encoding,
+            partial=self.options.partial,
+            progress=ctx.report_progress,
+        )
