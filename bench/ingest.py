@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -285,21 +286,35 @@ def _realtime(directory: Path, bootstrap: str, server: _Server, count: int) -> l
     ]
 
 
+@dataclass(frozen=True)
+class Context:
+    """What every ingest benchmark shares: a scratch directory, the broker, the server."""
+
+    directory: Path
+    bootstrap: str
+    server: _Server
+
+
 @contextmanager
-def _environment() -> Iterator[tuple[Path, str, _Server]]:
+def _environment() -> Iterator[Context]:
     with (
         tempfile.TemporaryDirectory(prefix="tsunagu-bench-ingest-") as tmp,
         EmbeddedBroker() as broker,
         _Server(Path(tmp)) as server,
     ):
-        yield Path(tmp), broker.bootstrap_servers, server
+        yield Context(Path(tmp), broker.bootstrap_servers, server)
 
 
 def run(quick: bool) -> list[Row]:
     """Run the benchmark and return its rows."""
+    from bench.gtfs_static import static_rows  # noqa: PLC0415 - a module of its own
+
     rows: list[Row] = []
-    with _environment() as (directory, bootstrap, server):
-        rt_dir = directory / "rt"
-        rt_dir.mkdir()
-        rows += _realtime(rt_dir, bootstrap, server, 2_000 if quick else 100_000)
+    with _environment() as context:
+        for part in ("rt", "static"):
+            (context.directory / part).mkdir()
+        rows += _realtime(
+            context.directory / "rt", context.bootstrap, context.server, 2_000 if quick else 100_000
+        )
+        rows += static_rows(context.directory / "static", context, 20_000 if quick else 5_000_000)
     return rows

@@ -24,6 +24,10 @@ class Row:
         return {**asdict(self), "ratio": round(self.ratio, 3)}
 
 
+def _number(value: float) -> str:
+    return f"{value:,.1f}" if abs(value) < 100 else f"{value:,.0f}"
+
+
 def render(rows: list[Row]) -> str:
     """A plain-text table."""
     header = ("benchmark", "metric", "value", "against", "reference", "ratio", "target")
@@ -31,9 +35,9 @@ def render(rows: list[Row]) -> str:
         (
             r.name,
             r.metric,
-            f"{r.value:,.0f}",
+            _number(r.value),
             r.reference_name,
-            f"{r.reference:,.0f}",
+            _number(r.reference),
             f"{r.ratio:.2f}",
             r.target,
         )

@@ -28,6 +28,7 @@ __all__ = ["CycleSummary", "FeedRunner", "FeedSpec"]
 log = logging.getLogger(__name__)
 
 _FLUSH_EVERY = 5_000
+_WRITES_IN_FLIGHT = 3
 _DEFAULT_INTERVAL_S = 60.0
 _DEFAULT_MIN_TTL_S = 10.0
 _DEFAULT_MAX_TTL_S = 600.0
@@ -127,6 +128,7 @@ class FeedRunner:
         newest_ms: int | None = None
         self.fetcher.bodies_fetched = 0
         results: dict[str, WriteResult] = {}
+        writes = _Writes(origin, results)
         try:
             buffers: dict[str, list[dict[str, Any]]] = {}
             async for emit in self.adapter.cycle(ctx):
@@ -139,12 +141,15 @@ class FeedRunner:
                 buffer = buffers.setdefault(emit.entity, [])
                 buffer.append(emit.record)
                 if len(buffer) >= _FLUSH_EVERY:
-                    await self._write(writer, buffer, origin, results)
+                    await writes.start(writer, buffer)
+                    buffers[emit.entity] = []
             for entity, buffer in buffers.items():
                 if buffer:
-                    await self._write(self.writers[entity], buffer, origin, results)
+                    await writes.start(self.writers[entity], buffer)
+            await writes.finish()
             await self.fetcher.commit()
         except Exception as exc:
+            await writes.cancel()
             if not isinstance(exc, AdapterError | TsunaguError | OSError):
                 log.exception("feed %s: unexpected error", self.feed_id, exc_info=exc)
             self.fetcher.discard()
@@ -169,16 +174,6 @@ class FeedRunner:
         summary.duration_s = time.perf_counter() - started
         await self._succeeded(summary, newest_ms)
         return summary
-
-    @staticmethod
-    async def _write(
-        writer: TopicWriter,
-        buffer: list[dict[str, Any]],
-        origin: Provenance,
-        results: dict[str, WriteResult],
-    ) -> None:
-        results.setdefault(writer.topic, WriteResult()).add(await writer.write(buffer, origin))
-        buffer.clear()
 
     def _writer_for(self, emit: Emit, summary: CycleSummary) -> TopicWriter | None:
         writer = self.writers.get(emit.entity)
@@ -273,3 +268,39 @@ class FeedRunner:
                 await asyncio.wait_for(shutdown.wait(), self.next_delay_s())
             except TimeoutError:
                 continue
+
+
+class _Writes:
+    """Batches being written, a few at a time: while Kafka acknowledges one batch the next
+    is already being encoded (a large import would otherwise wait on every round trip).
+    Batches are started in order, so records of one key keep their order on the topic."""
+
+    def __init__(self, origin: Provenance, results: dict[str, WriteResult]) -> None:
+        self.origin = origin
+        self.results = results
+        self.pending: set[asyncio.Task[None]] = set()
+
+    async def _write(self, writer: TopicWriter, records: list[dict[str, Any]]) -> None:
+        result = await writer.write(records, self.origin)
+        self.results.setdefault(writer.topic, WriteResult()).add(result)
+
+    async def start(self, writer: TopicWriter, records: list[dict[str, Any]]) -> None:
+        while len(self.pending) >= _WRITES_IN_FLIGHT:
+            await self._one_done()
+        self.pending.add(asyncio.create_task(self._write(writer, records)))
+
+    async def finish(self) -> None:
+        while self.pending:
+            await self._one_done()
+
+    async def _one_done(self) -> None:
+        done, self.pending = await asyncio.wait(self.pending, return_when=asyncio.FIRST_COMPLETED)
+        errors = [e for task in done if (e := task.exception()) is not None]
+        if errors:
+            raise errors[0]  # a failed write fails the cycle (the rest are cancelled)
+
+    async def cancel(self) -> None:
+        pending, self.pending = self.pending, set()
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
