@@ -127,9 +127,15 @@ class CycleContext:
     # Called as progress(stage, done, total) by long imports; the CLI draws a bar from it.
     progress: Callable[[str, int, int | None], None] | None = None
 
-    async def fetch(self, url: str, *, to_file: bool = False) -> Fetched | NotModified:
-        """Fetch ``url`` (conditional GET); ``to_file`` streams a large body to disk."""
-        result: Fetched | NotModified = await self.fetcher.fetch(url, to_file=to_file)
+    async def fetch(
+        self, url: str, *, to_file: bool = False, conditional: bool = True
+    ) -> Fetched | NotModified:
+        """Fetch ``url`` (conditional GET); ``to_file`` streams a large body to disk;
+        ``conditional=False`` always gets the body (for joining an unchanged file with a
+        changed one)."""
+        result: Fetched | NotModified = await self.fetcher.fetch(
+            url, to_file=to_file, conditional=conditional
+        )
         return result
 
     def suggest_ttl(self, seconds: float) -> None:

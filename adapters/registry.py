@@ -23,6 +23,7 @@ ENTRY_POINT_GROUP = "tsunagu.adapters"
 
 # name -> "module:class"
 BUILTIN: dict[str, str] = {
+    "gbfs": "adapters.gbfs:GbfsAdapter",
     "gtfs": "adapters.gtfs:GtfsAdapter",
     "gtfs-rt": "adapters.gtfs_rt:GtfsRealtimeAdapter",
 }

@@ -108,13 +108,20 @@ class Fetcher:
             path.unlink(missing_ok=True)
         self._files.clear()
 
-    async def fetch(self, url: str, *, to_file: bool = False) -> Fetched | NotModified:
-        """Fetch ``url``; ``NotModified`` on 304 or an unchanged body."""
+    async def fetch(
+        self, url: str, *, to_file: bool = False, conditional: bool = True
+    ) -> Fetched | NotModified:
+        """Fetch ``url``; ``NotModified`` on 304 or an unchanged body.
+
+        ``conditional=False`` always answers with the body (an adapter that must join a
+        changed file with an unchanged one needs both); an unchanged body then does not
+        count as new data for the cycle's outcome.
+        """
         known = await self.store.validators(self.feed, url)
         request_headers: dict[str, str] = {"Accept-Encoding": "gzip, deflate"}
-        if known.etag:
+        if conditional and known.etag:
             request_headers["If-None-Match"] = known.etag
-        if known.last_modified:
+        if conditional and known.last_modified:
             request_headers["If-Modified-Since"] = known.last_modified
         params: dict[str, str] = {}
         if self.auth is not None:
@@ -127,7 +134,9 @@ class Fetcher:
         for attempt in range(self.policy.attempts):
             started = time.perf_counter()
             try:
-                return await self._attempt(url, known, request_headers, params, to_file=to_file)
+                return await self._attempt(
+                    url, known, request_headers, params, to_file=to_file, conditional=conditional
+                )
             except _RetriableError as exc:
                 last_error = str(exc)
                 metrics.FETCHES.labels(self.feed, "error").inc()
@@ -157,6 +166,7 @@ class Fetcher:
         params: dict[str, str],
         *,
         to_file: bool,
+        conditional: bool,
     ) -> Fetched | NotModified:
         timeout = aiohttp.ClientTimeout(total=self.policy.timeout_s)
         try:
@@ -188,14 +198,15 @@ class Fetcher:
                     content_hash,
                 )
                 self._pending[url] = validators
-                if content_hash == known.content_hash:
+                unchanged = content_hash == known.content_hash
+                if unchanged and conditional:
                     # The source ignores conditional GET but sent the same bytes again.
                     if path is not None:
                         _remove(path)
                     metrics.FETCHES.labels(self.feed, "not_modified").inc()
                     return NotModified(url)
-                metrics.FETCHES.labels(self.feed, "ok").inc()
-                self.bodies_fetched += 1
+                metrics.FETCHES.labels(self.feed, "not_modified" if unchanged else "ok").inc()
+                self.bodies_fetched += 0 if unchanged else 1
                 return Fetched(
                     url,
                     fetched_at_ms,

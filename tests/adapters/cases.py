@@ -3,11 +3,16 @@ one, one with a duplicated entity, and garbage, as files a loopback server serve
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from google.transit import gtfs_realtime_pb2 as rt
 
+from tests.adapters.gbfs_feeds import fixture, served
 from tests.adapters.gtfs_feeds import GTFS, changed, tables_of, zip_of
+
+Files = Callable[[str], dict[str, bytes]]  # the server's base URL -> {path: bytes}
 
 BULL_RUNNER_RT = GTFS.parent / "gtfs-rt" / "bullrunner-vehicle-positions.pb"
 
@@ -18,11 +23,11 @@ class AdapterCase:
 
     adapter: str
     entry: str  # the file the feed's url names
-    valid: dict[str, bytes]
+    valid: Files
     produced: int  # records one cycle of ``valid`` produces
-    empty: dict[str, bytes]  # a well-formed feed with nothing in it
-    duplicated: dict[str, bytes]  # ``valid`` with one entity twice
-    garbage: dict[str, bytes]  # bytes that are not the format
+    empty: Files  # a well-formed feed with nothing in it
+    duplicated: Files  # ``valid`` with one entity twice
+    garbage: Files  # bytes that are not the format
     schemas: dict[str, str]  # entity -> canonical schema
     # None: the duplicate is published once; else the feed is refused with this message.
     duplicate_refused: str | None = None
@@ -48,11 +53,11 @@ def _gtfs_rt() -> AdapterCase:
     return AdapterCase(
         adapter="gtfs-rt",
         entry="feed.pb",
-        valid={"feed.pb": body},
+        valid=lambda _: {"feed.pb": body},
         produced=vehicles,
-        empty={"feed.pb": empty.SerializeToString()},
-        duplicated={"feed.pb": twice.SerializeToString()},
-        garbage={"feed.pb": b"\x0a\xff\xff\xff\xff garbage, not protobuf"},
+        empty=lambda _: {"feed.pb": empty.SerializeToString()},
+        duplicated=lambda _: {"feed.pb": twice.SerializeToString()},
+        garbage=lambda _: {"feed.pb": b"\x0a\xff\xff\xff\xff garbage, not protobuf"},
         schemas={"vehicle_positions": "tsunagu.mobility.VehiclePosition"},
     )
 
@@ -68,15 +73,15 @@ def _gtfs() -> AdapterCase:
     return AdapterCase(
         adapter="gtfs",
         entry="feed.zip",
-        valid={"feed.zip": sample.read_bytes()},
+        valid=lambda _: {"feed.zip": sample.read_bytes()},
         produced=sum(counts.values()),
-        empty={"feed.zip": zip_of(headers_only)},
-        duplicated={
+        empty=lambda _: {"feed.zip": zip_of(headers_only)},
+        duplicated=lambda _: {
             "feed.zip": changed(
                 sample, {"stops.txt": lambda t: t + t.strip().splitlines()[-1] + "\n"}
             )
         },
-        garbage={"feed.zip": b"PK\x03\x04 this is not really a zip archive"},
+        garbage=lambda _: {"feed.zip": b"PK\x03\x04 this is not really a zip archive"},
         schemas={
             "stops": "tsunagu.mobility.Stop",
             "routes": "tsunagu.mobility.Route",
@@ -87,4 +92,43 @@ def _gtfs() -> AdapterCase:
     )
 
 
-CASES = [_gtfs_rt(), _gtfs()]
+def _gbfs() -> AdapterCase:
+    def emptied(base: str) -> dict[str, bytes]:
+        files = served("2.3", base)
+        for name, key in (
+            ("station_information", "stations"),
+            ("station_status", "stations"),
+            ("free_bike_status", "bikes"),
+            ("vehicle_types", "vehicle_types"),
+            ("system_alerts", "alerts"),
+        ):
+            doc = fixture("2.3", name)
+            doc["data"][key] = []
+            files[f"{name}.json"] = json.dumps(doc).encode()
+        return files
+
+    def duplicated(base: str) -> dict[str, bytes]:
+        files = served("2.3", base)
+        doc = fixture("2.3", "free_bike_status")
+        doc["data"]["bikes"].append(doc["data"]["bikes"][0])
+        files["free_bike_status.json"] = json.dumps(doc).encode()
+        return files
+
+    return AdapterCase(
+        adapter="gbfs",
+        entry="gbfs.json",
+        valid=lambda base: served("2.3", base),
+        produced=2 + 1 + 2 + 1,  # stations, bikes, vehicle types, alerts of the 2.3 fixtures
+        empty=emptied,
+        duplicated=duplicated,
+        garbage=lambda _: {"gbfs.json": b"<html><body>502 Bad Gateway</body></html>"},
+        schemas={
+            "stations": "tsunagu.mobility.SharedMobilityStation",
+            "vehicles": "tsunagu.mobility.SharedVehicle",
+            "vehicle_types": "tsunagu.mobility.VehicleType",
+            "alerts": "tsunagu.mobility.ServiceAlert",
+        },
+    )
+
+
+CASES = [_gtfs_rt(), _gtfs(), _gbfs()]

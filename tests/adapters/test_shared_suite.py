@@ -24,7 +24,8 @@ async def suite(
 ) -> AsyncIterator[tuple[AdapterCase, IngestEnv, FeedServer]]:
     case: AdapterCase = request.param
     topics = {e: f"suite.{case.adapter}.{e.replace('_', '-')}-{unique}.v1" for e in case.schemas}
-    async with feed_server(case.valid) as server:
+    async with feed_server() as server:
+        server.files.update(case.valid(server.base_url))
         topic_yaml = "".join(
             f"""
           {topics[e]}:
@@ -118,7 +119,7 @@ async def test_a_garbage_body_is_a_located_parse_error(
     suite: tuple[AdapterCase, IngestEnv, FeedServer],
 ) -> None:
     case, env, server = suite
-    server.files.update(case.garbage)
+    server.files.update(case.garbage(server.base_url))
     failed = await (await runner(env)).run_cycle()
     assert (failed.outcome, failed.produced) == ("error", 0)
     assert server.url("") in failed.errors[0]  # names the URL that sent it
@@ -126,7 +127,7 @@ async def test_a_garbage_body_is_a_located_parse_error(
 
 async def test_an_empty_feed_is_fine(suite: tuple[AdapterCase, IngestEnv, FeedServer]) -> None:
     case, env, server = suite
-    server.files.update(case.empty)
+    server.files.update(case.empty(server.base_url))
     summary = await (await runner(env)).run_cycle()
     assert (summary.outcome, summary.produced, summary.errors) == ("ok", 0, [])
 
@@ -135,7 +136,7 @@ async def test_a_duplicated_entity_is_published_once_or_refused(
     suite: tuple[AdapterCase, IngestEnv, FeedServer],
 ) -> None:
     case, env, server = suite
-    server.files.update(case.duplicated)
+    server.files.update(case.duplicated(server.base_url))
     summary = await (await runner(env)).run_cycle()
     if case.duplicate_refused is None:
         assert (summary.outcome, summary.produced) == ("ok", case.produced)

@@ -1,0 +1,189 @@
+"""The GBFS adapter: from the auto-discovery URL to stations, vehicles, types and alerts.
+
+The feed's ``url`` is a ``gbfs.json`` (2.3: keyed by language; 3.0: one list) or a 3.0
+``manifest.json`` listing several systems, each of which is followed to its newest
+supported version. Every file is validated against the official JSON Schema of its
+version; each file's ``ttl`` tells the scheduler when to come back. Files are fetched
+with conditional GET, except that a changed ``station_status`` is joined with
+``station_information`` even when that one did not change (and the other way round).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any, ClassVar
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field
+
+from adapters.base import CycleContext, Emit, Fetched, MalformedFeedError, NotModified
+from adapters.gbfs import normalise as n
+from adapters.gbfs.validate import VERSIONS, validate
+
+__all__ = ["GbfsAdapter", "GbfsOptions"]
+
+
+class GbfsOptions(BaseModel):
+    """Options of a GBFS feed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    language: str | None = Field(
+        None,
+        description="language of a 2.3 gbfs.json to follow, and of the primary name "
+        "(default: the first the publisher lists)",
+    )
+
+
+_VEHICLE_FILES = ("vehicle_status", "free_bike_status")  # 3.0, 2.3
+
+
+class GbfsAdapter:
+    """One GBFS system (or every system of a 3.0 manifest)."""
+
+    name: ClassVar[str] = "gbfs"
+    Options: ClassVar[type[BaseModel]] = GbfsOptions
+    entities: ClassVar[tuple[str, ...]] = ("stations", "vehicles", "vehicle_types", "alerts")
+    entity_schemas: ClassVar[dict[str, str]] = {
+        "stations": "tsunagu.mobility.SharedMobilityStation",
+        "vehicles": "tsunagu.mobility.SharedVehicle",
+        "vehicle_types": "tsunagu.mobility.VehicleType",
+        "alerts": "tsunagu.mobility.ServiceAlert",
+    }
+
+    def __init__(self, options: BaseModel) -> None:
+        assert isinstance(options, GbfsOptions)
+        self.options = options
+
+    async def cycle(self, ctx: CycleContext) -> AsyncIterator[Emit]:
+        if ctx.url is None:
+            raise MalformedFeedError("a GBFS feed needs url: (its gbfs.json or manifest.json)")
+        root = await self._document(ctx, ctx.url, None, conditional=False)
+        assert root is not None
+        if "datasets" in root.get("data", {}):  # 3.0 manifest.json
+            validate(root, "3.0", "manifest", ctx.url)
+            ctx.suggest_ttl(root.get("ttl", 0))
+            for system_id, url in _systems(root):
+                async for emit in self._system(ctx, url, system_id):
+                    yield emit
+        else:
+            async for emit in self._system(ctx, ctx.url, None, root):
+                yield emit
+
+    async def _system(
+        self, ctx: CycleContext, url: str, system_id: str | None, doc: Any = None
+    ) -> AsyncIterator[Emit]:
+        if doc is None:
+            doc = await self._document(ctx, url, None, conditional=False)
+        version = str(doc.get("version", ""))
+        if version not in VERSIONS:
+            raise MalformedFeedError(
+                f"GBFS version {version or '(none)'} is not supported (only {', '.join(VERSIONS)})",
+                url,
+            )
+        validate(doc, version, "gbfs", url)
+        ctx.suggest_ttl(doc.get("ttl", 0))
+        files, language = n.discovery(doc, self.options.language)
+        language = self.options.language or language
+        info = await self._file(ctx, files, "system_information", version, conditional=False)
+        if info is not None:
+            system_id = info["data"]["system_id"]
+            if not language:
+                language = (info["data"].get("languages") or [info["data"].get("language")])[0]
+        if system_id is None:
+            raise MalformedFeedError("no system_information.json to name the system", url)
+
+        def params(fetched_at_ms: int) -> n.Params:
+            return n.Params(ctx.id, ctx.envelope, system_id, language or "", fetched_at_ms)
+
+        p = params(ctx.now_ms)
+        for record in await self._stations(ctx, files, version, p):
+            yield Emit("stations", record)
+        for name in _VEHICLE_FILES:
+            vehicles = await self._file(ctx, files, name, version)
+            if vehicles is not None:
+                for record in n.vehicles(vehicles, p):
+                    yield Emit("vehicles", record)
+        types = await self._file(ctx, files, "vehicle_types", version)
+        if types is not None:
+            for record in n.vehicle_types(types, p):
+                yield Emit("vehicle_types", record)
+        alerts = await self._file(ctx, files, "system_alerts", version)
+        if alerts is not None:
+            for record in n.alerts(alerts, p):
+                yield Emit("alerts", record)
+
+    async def _stations(
+        self, ctx: CycleContext, files: dict[str, str], version: str, p: n.Params
+    ) -> Iterator[dict[str, Any]]:
+        information = await self._file(ctx, files, "station_information", version)
+        status = await self._file(ctx, files, "station_status", version)
+        if information is None and status is None:
+            return iter(())
+        # One of the two changed: the join needs the other as well.
+        if information is None:
+            information = await self._file(
+                ctx, files, "station_information", version, conditional=False
+            )
+        elif status is None and "station_status" in files:
+            status = await self._file(ctx, files, "station_status", version, conditional=False)
+        if information is None:
+            ctx.note("station_status without station_information: stations skipped")
+            return iter(())
+        known = {s["station_id"] for s in information["data"]["stations"]}
+        orphans = [
+            s["station_id"]
+            for s in (status or {}).get("data", {}).get("stations", [])
+            if s["station_id"] not in known
+        ]
+        if orphans:
+            ctx.note(f"station_status has {len(orphans)} station(s) not in station_information")
+        return n.stations(information, status, p)
+
+    async def _file(
+        self,
+        ctx: CycleContext,
+        files: dict[str, str],
+        name: str,
+        version: str,
+        *,
+        conditional: bool = True,
+    ) -> Any:
+        """The parsed, validated file ``name`` of the system; None when absent or unchanged."""
+        url = files.get(name)
+        if url is None:
+            return None
+        doc = await self._document(ctx, url, (version, name), conditional=conditional)
+        if doc is not None:
+            ctx.suggest_ttl(doc.get("ttl", 0))
+        return doc
+
+    @staticmethod
+    async def _document(
+        ctx: CycleContext, url: str, schema: tuple[str, str] | None, *, conditional: bool
+    ) -> Any:
+        fetched = await ctx.fetch(url, conditional=conditional)
+        if isinstance(fetched, NotModified):
+            return None
+        return _parse(fetched, schema)
+
+
+def _parse(fetched: Fetched, schema: tuple[str, str] | None) -> Any:
+    try:
+        doc = orjson.loads(fetched.read())
+    except orjson.JSONDecodeError as exc:
+        raise MalformedFeedError(f"not JSON ({exc})", fetched.url) from exc
+    if not isinstance(doc, dict):
+        raise MalformedFeedError("not a GBFS document (a JSON object is expected)", fetched.url)
+    if schema is not None:
+        validate(doc, *schema, fetched.url)
+    return doc
+
+
+def _systems(manifest: Any) -> Iterator[tuple[str, str]]:
+    """(system_id, gbfs.json URL of the newest supported version) per manifest dataset."""
+    for dataset in manifest["data"]["datasets"]:
+        supported = [v for v in dataset["versions"] if v["version"] in VERSIONS]
+        if supported:
+            newest = max(supported, key=lambda v: tuple(int(x) for x in v["version"].split(".")))
+            yield dataset["system_id"], newest["url"]
