@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from difflib import SequenceMatcher, get_close_matches
 from typing import Any
 
-from hub.config.model import Deployment, KafkaCluster
+from pydantic import ValidationError
+
+from hub.config.model import Deployment, Feed, KafkaCluster
 from hub.config.yaml_source import KeyPath
 from hub.schemas.catalogue import SchemaCatalogue
 
@@ -197,6 +199,62 @@ def _check_feeds(deployment: Deployment, declared: Declared) -> list[Finding]:
         for entity, topic in (feed.topics or {}).items():
             if topic not in declared.topics:
                 findings.append(Finding((*here, "topics", entity), _unknown_topic(topic, declared)))
+        findings += _check_adapter(deployment, here, feed)
+    return findings
+
+
+def _check_adapter(deployment: Deployment, here: KeyPath, feed: Feed) -> list[Finding]:
+    """The adapter exists, takes these options, and yields what the feed's topics hold."""
+    from adapters.registry import (  # noqa: PLC0415 - adapters load only for feeds
+        AdapterNotFoundError,
+        adapter_class,
+        adapter_names,
+    )
+
+    try:
+        cls = adapter_class(feed.adapter)
+    except AdapterNotFoundError as exc:
+        message = str(exc) + _suggest(feed.adapter, adapter_names())
+        return [Finding((*here, "adapter"), message)]
+    findings: list[Finding] = []
+    try:
+        cls.Options.model_validate(feed.options)
+    except ValidationError as exc:
+        for error in exc.errors():
+            where = tuple(str(part) for part in error["loc"])
+            findings.append(Finding((*here, "options", *where), error["msg"]))
+    for entity, topic_name in (feed.topics or {}).items():
+        topic = deployment.topics.get(topic_name)
+        if entity not in cls.entities:
+            findings.append(
+                Finding(
+                    (*here, "topics", entity),
+                    f"adapter {feed.adapter!r} yields no {entity!r} "
+                    f"(it yields: {', '.join(cls.entities)})",
+                )
+            )
+        elif topic is not None and topic.schema_name != cls.entity_schemas[entity]:
+            findings.append(
+                Finding(
+                    (*here, "topics", entity),
+                    f"{entity} records are {cls.entity_schemas[entity]}, but topic "
+                    f"{topic_name} holds {topic.schema_name}",
+                )
+            )
+    single = deployment.topics.get(feed.topic) if feed.topic is not None else None
+    if (
+        single is not None
+        and len(cls.entities) > 1
+        and single.schema_name not in cls.entity_schemas.values()
+    ):
+        findings.append(
+            Finding(
+                (*here, "topic"),
+                f"adapter {feed.adapter!r} yields nothing of schema {single.schema_name} "
+                f"(it yields {', '.join(sorted(set(cls.entity_schemas.values())))}); "
+                "use topics: {entity: topic}",
+            )
+        )
     return findings
 
 

@@ -43,6 +43,15 @@ SCHEMAS: dict[str, dict[str, object]] = {
             {"name": "kind", "type": {"type": "enum", "name": "Kind", "symbols": ["TOILET"]}},
         ],
     },
+    "SharedMobilityStation.avsc": {
+        "type": "record",
+        "name": "SharedMobilityStation",
+        "namespace": "tsunagu.mobility",
+        "fields": [
+            {"name": "id", "type": "string"},
+            {"name": "name", "type": "string"},
+        ],
+    },
     # A record using a named type from another file (Position.avsc, sorted after it).
     "BusLocation.avsc": {
         "type": "record",

@@ -117,13 +117,13 @@ def test_topic_values_and_defaults(valid: Deployment) -> None:
 
 
 def test_feed_hub_and_bridge_values(valid: Deployment, workspace: Path) -> None:
-    timetable = valid.feeds["kaga_toilets"]
-    assert timetable.target_topics == ["kaga.city.toilets.v1"]
+    timetable = valid.feeds["kaga_cycles"]
+    assert timetable.target_topics == ["kaga.mobility.cycle-stations.v1"]
     assert timetable.enabled is False
     assert timetable.schedule is not None
     assert timetable.schedule.ttl == "source"
     assert timetable.schedule.max_interval == timedelta(minutes=10)
-    assert valid.feeds["kaga-bus-positions"].options == {"agency": "kaga-bus"}
+    assert valid.feeds["kaga_cycles"].options == {"language": "ja"}
 
     assert valid.hub.http.port == 9000
     assert valid.hub.kafka_client == "kafka-python"

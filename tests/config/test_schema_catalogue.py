@@ -29,11 +29,12 @@ def test_schemas_are_indexed_by_full_name(catalogue: SchemaCatalogue, schema_dir
         "ishikawa.mobility.BusLocation",
         "tsunagu.city.Facility",
         "tsunagu.common.Position",
+        "tsunagu.mobility.SharedMobilityStation",
         "tsunagu.mobility.VehiclePosition",
     ]
     assert "tsunagu.city.Facility" in catalogue
     assert "tsunagu.city.Nothing" not in catalogue
-    assert len(catalogue) == 4
+    assert len(catalogue) == len(SCHEMAS)
     entry = catalogue.get("tsunagu.mobility.VehiclePosition")
     assert entry.path == schema_dir / "VehiclePosition.avsc"
     assert entry.raw == SCHEMAS["VehiclePosition.avsc"]
@@ -115,7 +116,7 @@ def test_every_problem_is_reported_and_the_rest_still_loads(tmp_path: Path) -> N
     catalogue, problems = SchemaCatalogue.load_partial(directory)
     assert [Path(p.file).name for p in problems] == ["A.avsc", "B.avsc", "C.avsc"]
     assert "tsunagu.mobility.VehiclePosition" in catalogue
-    assert len(catalogue) == 4
+    assert len(catalogue) == len(SCHEMAS)
 
 
 def test_a_missing_directory_is_a_problem(tmp_path: Path) -> None:
