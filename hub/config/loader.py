@@ -124,7 +124,45 @@ def _load(
     # does to the data (a null value, an unknown key) would only repeat that.
     problems += [p for p in located if p.line not in document.recovered]
     problems.sort(key=lambda p: p.line or 0)
+    if catalogue is not None:
+        problems += _mapping_problems(partial, catalogue)
     return (deployment if not problems else None), problems
+
+
+def _mapping_problems(deployment: Deployment, catalogue: SchemaCatalogue) -> list[Problem]:
+    """Each bridge's mapping type-checked against its two topics' schemas; problems are
+    located in the mapping file (file, line, field)."""
+    from hub.mapping import check_mapping, load_mapping  # noqa: PLC0415 - imports hub.config
+
+    problems: list[Problem] = []
+    for name, bridge in deployment.bridges.items():
+        source = deployment.topics.get(bridge.source)
+        target = deployment.topics.get(bridge.target)
+        if not bridge.mapping.is_file() or source is None or target is None:
+            continue  # already reported against topics.yaml
+        try:
+            spec = load_mapping(bridge.mapping)
+        except ConfigError as exc:
+            problems += exc.problems
+            continue
+        for end, topic_name, named in (
+            ("source", bridge.source, spec.source),
+            ("target", bridge.target, spec.target),
+        ):
+            holds = deployment.topics[topic_name].schema_name
+            if named != holds:
+                problems.append(
+                    spec.problem(
+                        (end,),
+                        f"the mapping is for {named}, but bridge {name}'s {end} topic "
+                        f"{topic_name} holds {holds}",
+                    )
+                )
+        if source.schema_name in catalogue and target.schema_name in catalogue:
+            problems += check_mapping(
+                spec, catalogue.get(source.schema_name).raw, catalogue.get(target.schema_name).raw
+            )
+    return problems
 
 
 def _locate(file: str, document: YamlDocument, finding: Finding) -> Problem:
