@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -244,6 +245,11 @@ def bridge(
 ) -> None:
     """Run one bridge; start more processes with the same name to share its partitions."""
     from hub.bridge.command import run_bridge  # noqa: PLC0415
+
+    # A long-running process: operators follow its rebalances and retries in the log.
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
     _with_connections(
         "bridge",

@@ -125,6 +125,7 @@ class BridgeRunner:
         self.clock = clock
         self._mapping_label = f"{mapper.name}@{mapper.version}".encode()
         self._last_lag = 0.0
+        self.partitions: set[int] = set()  # source partitions this process reads
         self.converted = 0
         self.dead_lettered = 0
 
@@ -241,6 +242,20 @@ class BridgeRunner:
             lags = await self.consumer.lag()
         except KafkaError:
             return
+        held = {tp.partition for tp in lags}
+        if held != self.partitions:
+            # Partitions move between the processes of a bridge on every rebalance: say so,
+            # and drop the lag of partitions this process no longer reads.
+            for gone in self.partitions - held:
+                with contextlib.suppress(KeyError):
+                    metrics.LAG.remove(self.ends.name, str(gone))
+            self.partitions = held
+            log.info(
+                "bridge %s: this process now reads partitions %s of %s",
+                self.ends.name,
+                ", ".join(map(str, sorted(held))) or "none",
+                self.ends.source_topic,
+            )
         for tp, lag in lags.items():
             metrics.LAG.labels(self.ends.name, str(tp.partition)).set(lag)
 

@@ -58,7 +58,11 @@ SCHEMAS: dict[str, dict[str, object]] = {
         "name": "ishikawa.mobility.BusLocation",
         "fields": [
             {"name": "id", "type": "string"},
-            {"name": "position", "type": "tsunagu.common.Position"},
+            {
+                "name": "position",
+                "type": "tsunagu.common.Position",
+                "default": {"latitude": 0.0, "longitude": 0.0},
+            },
         ],
     },
     "Position.avsc": {
@@ -97,7 +101,24 @@ def catalogue(schema_dir: Path) -> SchemaCatalogue:
 def workspace(tmp_path: Path) -> Path:
     """A directory for config files, holding the mapping file the fixtures' bridges name."""
     (tmp_path / "mappings").mkdir()
-    (tmp_path / "mappings" / "kaga-to-ishikawa.yaml").write_text("# mapping\n", encoding="utf-8")
+    (tmp_path / "mappings" / "kaga-to-ishikawa.yaml").write_text(
+        "mapping: kaga-to-ishikawa\n"
+        "source: tsunagu.mobility.VehiclePosition\n"
+        "target: ishikawa.mobility.BusLocation\n"
+        "fields:\n"
+        "  id: {from: id}\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "mappings" / "same-vocabulary.yaml").write_text(
+        "mapping: same-vocabulary\n"
+        "source: tsunagu.mobility.VehiclePosition\n"
+        "target: tsunagu.mobility.VehiclePosition\n"
+        "fields:\n"
+        + "".join(
+            f"  {f}: {{from: {f}}}\n" for f in ("id", "latitude", "longitude", "observed_at")
+        ),
+        encoding="utf-8",
+    )
     return tmp_path
 
 
