@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hub.errors import Problem
 from hub.mapping.compile import UNIT_FACTORS
-from hub.mapping.spec import MappingSpec
+from hub.mapping.functions import MappingFunctionError, mapping_function
+from hub.mapping.spec import FieldRule, MappingSpec
 
 __all__ = ["check_mapping"]
 
@@ -52,12 +54,100 @@ def _fits(source: Any, target: Any) -> bool:
     return True
 
 
+def _named_types(schema: Any, found: dict[str, Any]) -> dict[str, Any]:
+    """Every named type (record, enum, fixed) defined in ``schema``, by name and full name."""
+    if isinstance(schema, list):
+        for branch in schema:
+            _named_types(branch, found)
+    elif isinstance(schema, dict):
+        if schema.get("type") in {"record", "enum", "fixed"} and "name" in schema:
+            name = schema["name"]
+            namespace = schema.get("namespace")
+            found[name] = schema
+            if namespace and "." not in name:
+                found[f"{namespace}.{name}"] = schema
+            for field in schema.get("fields", []):
+                _named_types(field["type"], found)
+        elif schema.get("type") in {"array", "map"}:
+            _named_types(schema.get("items", schema.get("values")), found)
+    return found
+
+
+def _path_type(schema: dict[str, Any], path: str) -> Any:
+    """The Avro type at a dotted path of records (nullable when a step may be null), or
+    None when a step does not exist."""
+    named = _named_types(schema, {})
+    current: Any = schema
+    nullable = False
+    for part in path.split("."):
+        records = [
+            named.get(b, b) if isinstance(b, str) else b for b in _branches(current) if b != "null"
+        ]
+        record = next((r for r in records if isinstance(r, dict) and "fields" in r), None)
+        if record is None:
+            return None
+        nullable = nullable or "null" in _branches(current)
+        field = _fields(record).get(part)
+        if field is None:
+            return None
+        current = field["type"]
+    if nullable and "null" not in _branches(current):
+        return ["null", *_branches(current)]
+    return current
+
+
+_PRIVACY = {"drop", "hash", "grid", "truncate"}
+
+
+def _rule_problems(
+    spec: MappingSpec, rule: FieldRule, source_schema: dict[str, Any], wanted: Any
+) -> tuple[list[Problem], Any]:
+    """Problems of the parts of a rule that do not depend on the source field's type, and
+    the type the rule produces when those parts decide it (else None)."""
+    here = ("fields", rule.target)
+    produced: Any = None
+    known = ", ".join(sorted(_PRIVACY))
+    problems = [
+        spec.problem((*here, "privacy", key), f"unknown privacy rule {key!r} (known: {known})")
+        for key in sorted(set(rule.privacy) - _PRIVACY)
+    ]
+    if rule.privacy.get("drop") and "null" not in _branches(wanted):
+        problems.append(
+            spec.problem(
+                (*here, "privacy", "drop"),
+                f"a dropped field is null, but {rule.target!r} may not be null",
+            )
+        )
+    if rule.function is not None:
+        try:
+            mapping_function(rule.function)
+        except MappingFunctionError as exc:
+            problems.append(spec.problem((*here, "function"), str(exc)))
+        problems += [
+            spec.problem((*here, "from"), f"the source schema has no field {name!r}")
+            for name in rule.sources
+            if _path_type(source_schema, name) is None
+        ]
+        produced = "any"
+    if rule.timezone is not None:
+        try:
+            ZoneInfo(rule.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            problems.append(
+                spec.problem((*here, "timezone"), f"unknown time zone {rule.timezone!r}")
+            )
+        produced = "string"
+    if rule.privacy.get("hash") is not None:
+        produced = "string"
+    return problems, produced
+
+
 def check_mapping(
     spec: MappingSpec, source_schema: dict[str, Any], target_schema: dict[str, Any]
 ) -> list[Problem]:
     """Every problem of ``spec`` against the two schemas, each naming file, line and field."""
     problems: list[Problem] = []
-    source, target = _fields(source_schema), _fields(target_schema)
+    target = _fields(target_schema)
     produced = {rule.target for rule in spec.rules}
     for name, field in target.items():
         if name not in produced and "default" not in field:
@@ -70,14 +160,19 @@ def check_mapping(
         if wanted is None:
             problems.append(spec.problem(here, f"the target schema has no field {rule.target!r}"))
             continue
-        if rule.has_const or rule.source is None:
+        extra, decided = _rule_problems(spec, rule, source_schema, wanted["type"])
+        problems += extra
+        if rule.has_const or rule.source is None or rule.privacy.get("drop"):
             continue
-        given = source.get(rule.source)
-        if given is None:
+        given_type = _path_type(source_schema, rule.source)
+        if given_type is None:
             problems.append(
                 spec.problem((*here, "from"), f"the source schema has no field {rule.source!r}")
             )
             continue
+        if decided == "any":
+            continue  # a function's result is checked when it is encoded
+        given = {"type": given_type}
         produced_type: Any = given["type"]
         if rule.table is not None:
             table = spec.tables.get(rule.table)
@@ -111,6 +206,8 @@ def check_mapping(
             produced_type = "double"
         if rule.id_template is not None:
             produced_type = "string"
+        if decided is not None:
+            produced_type = decided
         nullable_source = "null" in _branches(given["type"]) and not rule.has_default
         if nullable_source and "null" not in _branches(wanted["type"]):
             problems.append(

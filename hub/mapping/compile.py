@@ -6,21 +6,38 @@ import hashlib
 import hmac
 import os
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from hub.mapping.functions import mapping_function
 from hub.mapping.spec import FieldRule, MappingSpec
 
 __all__ = ["UNIT_FACTORS", "MappingError", "compile_mapping"]
 
+# Each unit in terms of a base unit of its quantity; any two of one quantity convert.
+_UNITS: dict[str, tuple[str, float]] = {
+    "m/s": ("speed", 1.0),
+    "km/h": ("speed", 1 / 3.6),
+    "mph": ("speed", 0.44704),
+    "kn": ("speed", 1852 / 3600),
+    "m": ("length", 1.0),
+    "km": ("length", 1000.0),
+    "mi": ("length", 1609.344),
+    "ft": ("length", 0.3048),
+    "ms": ("time", 0.001),
+    "s": ("time", 1.0),
+    "min": ("time", 60.0),
+    "h": ("time", 3600.0),
+    "g": ("mass", 0.001),
+    "kg": ("mass", 1.0),
+    "t": ("mass", 1000.0),
+}
 UNIT_FACTORS: dict[tuple[str, str], float] = {
-    ("m/s", "km/h"): 3.6,
-    ("km/h", "m/s"): 1 / 3.6,
-    ("m", "km"): 0.001,
-    ("km", "m"): 1000.0,
-    ("s", "min"): 1 / 60,
-    ("min", "s"): 60.0,
-    ("ms", "s"): 0.001,
-    ("s", "ms"): 1000.0,
+    (a, b): fa / fb
+    for a, (qa, fa) in _UNITS.items()
+    for b, (qb, fb) in _UNITS.items()
+    if qa == qb and a != b
 }
 
 _TRUNCATE = {"1s": 1_000, "1m": 60_000, "5m": 300_000, "15m": 900_000, "1h": 3_600_000}
@@ -82,7 +99,53 @@ def _steps(rule: FieldRule, spec: MappingSpec, secrets: Mapping[str, bytes]) -> 
             raise MappingError(rule.target, f"hash needs the secret in ${name}")
         secret = key
         steps.append(lambda v: hmac.new(secret, str(v).encode(), hashlib.sha256).hexdigest())
+    if rule.timezone is not None:
+        zone = ZoneInfo(rule.timezone)
+        steps.append(
+            lambda v: datetime.fromtimestamp(v / 1000, zone).isoformat(timespec="milliseconds")
+        )
     return steps
+
+
+def _getter(path: str) -> Callable[[Mapping[str, Any]], Any]:
+    """Reads a field, or a dotted path into nested records (None when a step is null)."""
+    if "." not in path:
+        return lambda record: record.get(path)
+    parts = path.split(".")
+
+    def get(record: Mapping[str, Any]) -> Any:
+        value: Any = record
+        for part in parts:
+            if value is None:
+                return None
+            value = value.get(part)
+        return value
+
+    return get
+
+
+def _called(rule: FieldRule) -> Callable[[dict[str, Any]], Any]:
+    """The value of a ``function:`` rule for a record; its exceptions name the function."""
+    assert rule.function is not None
+    function, name = mapping_function(rule.function), rule.function
+    if rule.sources:
+        getters = [_getter(s) for s in rule.sources]
+        arguments: Callable[[dict[str, Any]], list[Any]] = lambda r: [g(r) for g in getters]  # noqa: E731
+    elif rule.source is not None:
+        one = _getter(rule.source)
+        arguments = lambda r: [one(r)]  # noqa: E731
+    else:
+        arguments = lambda r: [r]  # noqa: E731
+
+    def call(record: dict[str, Any]) -> Any:
+        try:
+            return function(*arguments(record))
+        except Exception as exc:  # someone else's code: any failure is this record's
+            raise MappingError(
+                rule.target, f"function {name!r} raised {type(exc).__name__}: {exc}"
+            ) from exc
+
+    return call
 
 
 def compile_mapping(
@@ -101,9 +164,9 @@ def compile_mapping(
     plan = [
         (
             rule.target,
-            rule.source,
+            _called(rule) if rule.function is not None else _getter(rule.source or ""),
             rule.const,
-            rule.has_const,
+            rule.has_const or bool(rule.privacy.get("drop")),
             _steps(rule, spec, secrets or {}),
             rule.default,
             rule.has_default and rule.table is None,
@@ -113,18 +176,18 @@ def compile_mapping(
 
     def convert(record: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for target, source, const, has_const, steps, default, has_default in plan:
+        for target, read, const, has_const, steps, default, has_default in plan:
             if has_const:
-                out[target] = const
+                out[target] = const  # a constant, or None for a dropped field
                 continue
-            value = record.get(source) if source is not None else None
+            value = read(record)
             if value is None:
                 if has_default:
                     out[target] = default
                 elif target in nullable:
                     out[target] = None
                 else:
-                    raise MappingError(target, f"{source!r} is null and {target!r} is required")
+                    raise MappingError(target, f"no value and {target!r} is required")
                 continue
             try:
                 for step in steps:

@@ -13,14 +13,25 @@ fields:                                   # one rule per target field
   status:   {from: current_status, table: statuses, default: unknown}
   seenAt:   {from: observed_at, privacy: {truncate: 1m}}
   vehicle:  {from: vehicle_id, privacy: {hash: {secret_env: ISHIKAWA_HASH_KEY}}}
+  plate:    {from: license_plate, privacy: {drop: true}}   # always null (kept in the shape)
+  seenLocal: {from: observed_at, timezone: Asia/Tokyo}     # ISO 8601 local time, with offset
+  stopName: {from: stop.name}                             # a field path into a nested record
+  label:    {function: kaga-label, from: [route_id, vehicle_label]}
 drop: [license_plate]                     # source fields deliberately not carried
 tables:
   statuses: {STOPPED_AT: stopped, IN_TRANSIT_TO: moving}
 ```
+
+``function`` names a Python function registered in the entry-point group
+``tsunagu.mapping_functions`` (``name = "package.module:function"``) for what a table
+cannot express: it is called with the values of ``from`` (one field or a list), or with
+the whole record when there is no ``from``; what it raises becomes a ``MappingError``
+naming it, and the bridge sends that record to its dead-letter topic.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +41,17 @@ from hub.errors import ConfigError, Problem
 
 __all__ = ["FieldRule", "MappingSpec", "load_mapping"]
 
-_RULE_KEYS = {"from", "const", "id", "unit", "table", "default", "privacy", "timezone"}
+_RULE_KEYS = {
+    "from",
+    "const",
+    "id",
+    "unit",
+    "table",
+    "default",
+    "privacy",
+    "timezone",
+    "function",
+}
 
 
 @dataclass(frozen=True)
@@ -38,7 +59,8 @@ class FieldRule:
     """How one target field is produced."""
 
     target: str
-    source: str | None = None
+    source: str | None = None  # a field, or a dotted path into nested records
+    sources: tuple[str, ...] = ()  # several fields, for a function
     const: Any = None
     has_const: bool = False
     id_template: str | None = None
@@ -47,6 +69,8 @@ class FieldRule:
     default: Any = None
     has_default: bool = False
     privacy: dict[str, Any] = field(default_factory=dict)
+    timezone: str | None = None
+    function: str | None = None
     line: int | None = None
 
 
@@ -91,41 +115,15 @@ def load_mapping(path: Path) -> MappingSpec:
     unknown = set(data) - {"mapping", "version", "source", "target", "fields", "drop", "tables"}
     for key in sorted(map(str, unknown)):
         located((key,), f"unknown key {key!r}")
-    rules = []
+    rules: list[FieldRule] = []
     fields = data.get("fields")
     if not isinstance(fields, dict) or not fields:
         located(("fields",), "fields maps each target field to its rule")
         fields = {}
     for target, rule in fields.items():
-        here: KeyPath = ("fields", target)
-        if not isinstance(rule, dict):
-            located(here, "a rule is a mapping, e.g. {from: source_field}")
-            continue
-        for key in sorted(set(rule) - _RULE_KEYS):
-            located(
-                (*here, key), f"unknown rule key {key!r} (known: {', '.join(sorted(_RULE_KEYS))})"
-            )
-        unit = rule.get("unit")
-        if unit is not None and not (isinstance(unit, list) and len(unit) == 2):
-            located((*here, "unit"), "unit is [from_unit, to_unit], e.g. [m/s, km/h]")
-            unit = None
-        if "from" not in rule and "const" not in rule:
-            located(here, "a rule needs from: (a source field) or const:")
-        rules.append(
-            FieldRule(
-                target=str(target),
-                source=rule.get("from"),
-                const=rule.get("const"),
-                has_const="const" in rule,
-                id_template=rule.get("id"),
-                unit=(str(unit[0]), str(unit[1])) if unit else None,
-                table=rule.get("table"),
-                default=rule.get("default"),
-                has_default="default" in rule,
-                privacy=dict(rule.get("privacy") or {}),
-                line=lines.get(here),
-            )
-        )
+        parsed = _rule(str(target), rule, located, lines)
+        if parsed is not None:
+            rules.append(parsed)
     tables = data.get("tables") or {}
     if not isinstance(tables, dict):
         located(("tables",), "tables maps a table name to {source value: target value}")
@@ -143,6 +141,50 @@ def load_mapping(path: Path) -> MappingSpec:
         tuple(str(d) for d in drop),
         {str(k): dict(v) for k, v in tables.items()},
         lines,
+    )
+
+
+Located = Callable[[KeyPath, str], None]
+
+
+def _rule(target: str, rule: Any, located: Located, lines: dict[KeyPath, int]) -> FieldRule | None:
+    """One target field's rule, its shape problems reported through ``located``."""
+    here: KeyPath = ("fields", target)
+    if not isinstance(rule, dict):
+        located(here, "a rule is a mapping, e.g. {from: source_field}")
+        return None
+    for key in sorted(set(rule) - _RULE_KEYS):
+        located((*here, key), f"unknown rule key {key!r} (known: {', '.join(sorted(_RULE_KEYS))})")
+    unit = rule.get("unit")
+    if unit is not None and not (isinstance(unit, list) and len(unit) == 2):
+        located((*here, "unit"), "unit is [from_unit, to_unit], e.g. [m/s, km/h]")
+        unit = None
+    if "from" not in rule and "const" not in rule and "function" not in rule:
+        located(here, "a rule needs from: (a source field), const: or function:")
+    given = rule.get("from")
+    sources: tuple[str, ...] = ()
+    if isinstance(given, list):
+        if "function" not in rule:
+            located((*here, "from"), "a list of fields needs a function: to combine them")
+        sources, given = tuple(str(g) for g in given), None
+    elif given is not None and not isinstance(given, str):
+        located((*here, "from"), "from is a field name (or a list, with function:)")
+        given = None
+    return FieldRule(
+        target=target,
+        source=given,
+        sources=sources,
+        const=rule.get("const"),
+        has_const="const" in rule,
+        id_template=rule.get("id"),
+        unit=(str(unit[0]), str(unit[1])) if unit else None,
+        table=rule.get("table"),
+        default=rule.get("default"),
+        has_default="default" in rule,
+        privacy=dict(rule.get("privacy") or {}),
+        timezone=rule.get("timezone"),
+        function=rule.get("function"),
+        line=lines.get(here),
     )
 
 
