@@ -12,10 +12,12 @@ from hub.apply import value_subject
 from hub.bridge.runner import BridgeEnds, BridgeRunner, Mapper
 from hub.codec import Encoder
 from hub.config import Deployment
+from hub.config.model import Bridge
 from hub.connections import Connections
 from hub.errors import ConfigError, TsunaguError
 from hub.mapping import check_mapping, compile_mapping, load_mapping
-from hub.schemas.catalogue import SchemaCatalogue
+from hub.mapping.ngsi_ld import NgsiLdEncoder
+from hub.schemas.catalogue import SchemaCatalogue, SchemaEntry
 
 __all__ = ["build_bridge", "group_id"]
 
@@ -52,16 +54,16 @@ async def build_bridge(
     function = compile_mapping(spec, source_entry.raw, target_entry.raw)
     mapper: Mapper = _CompiledMapper(spec.name, spec.version, function)
 
-    registry = connections.registry_for(target.area)
-    subject = value_subject(bridge.target)
-    schema_id = await registry.lookup(subject, target_entry.text)
-    if schema_id is None:
-        if not bridge.register_target_schema:
-            raise TsunaguError(
-                f"{subject} has no version equal to {target.schema_name} in {registry.base_url} "
-                "and the bridge may not register it (register_target_schema: false)"
-            )
-        schema_id = await registry.register(subject, target_entry.text)
+    encode_value = None
+    if bridge.format == "ngsi-ld":
+        # JSON-LD documents, not Confluent-framed Avro: nothing to register; the schema
+        # id in the (unused) frame is 0.
+        schema_id = 0
+        encode_value = NgsiLdEncoder(
+            target_entry.raw, deployment.area(target.area).ngsi_ld_context, bridge.entity_type
+        )
+    else:
+        schema_id = await _target_schema_id(connections, bridge, target.area, target_entry)
     ends = BridgeEnds(
         name,
         source.area,
@@ -98,5 +100,23 @@ async def build_bridge(
         reader_schema=source_entry.parsed,
         encoder=Encoder(schema_id, target_entry.parsed),
         mapper=mapper,
+        encode_value=encode_value,
         transactions=transactions,
     )
+
+
+async def _target_schema_id(
+    connections: Connections, bridge: Bridge, area: str, entry: SchemaEntry
+) -> int:
+    """The target schema's id in the target area's registry, registered when allowed."""
+    registry = connections.registry_for(area)
+    subject = value_subject(bridge.target)
+    schema_id = await registry.lookup(subject, entry.text)
+    if schema_id is None:
+        if not bridge.register_target_schema:
+            raise TsunaguError(
+                f"{subject} has no version equal to {entry.full_name} in {registry.base_url} "
+                "and the bridge may not register it (register_target_schema: false)"
+            )
+        schema_id = await registry.register(subject, entry.text)
+    return schema_id

@@ -344,6 +344,11 @@ class Area(_Model):
         | None
     ) = None
     timezone: Annotated[str, AfterValidator(_check_timezone)] = "Asia/Tokyo"
+    # The JSON-LD @context of the area's NGSI-LD entities (its Smart Data Models, then the
+    # NGSI-LD core context), for bridges that write NGSI-LD into the area.
+    ngsi_ld_context: list[NonEmpty] = Field(
+        default_factory=lambda: ["https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld"]
+    )
 
     @property
     def zone(self) -> ZoneInfo:
@@ -485,6 +490,11 @@ class Bridge(_Model):
     target: NonEmpty
     mapping: Path
     delivery: Literal["at-least-once", "exactly-once"] = "at-least-once"
+    # avro: records of the target topic's schema, registered in the target registry;
+    # ngsi-ld: NGSI-LD entities (normalized JSON-LD) of that shape, for FIWARE-based platforms.
+    format: Literal["avro", "ngsi-ld"] = "avro"
+    # The NGSI-LD entity type (default: the <Type> of the urn:ngsi-ld:<Type>:... ids).
+    entity_type: NonEmpty | None = None
     group_id: NonEmpty | None = None
     # Register the target schema in the target area's registry when it is not there yet;
     # areas that govern their registry set this to false and register it themselves.

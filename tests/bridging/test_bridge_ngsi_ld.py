@@ -1,0 +1,71 @@
+"""A bridge that writes NGSI-LD: Kaga's vehicle positions arrive on Ishikawa's cluster as
+normalized JSON-LD entities with the @context Ishikawa names, for a FIWARE-based city OS."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+
+from hub import headers as h
+from hub.broker import EmbeddedBroker
+from hub.kafka import Cluster
+from tests.bridging.conftest import TwoAreas
+from tests.bridging.processes import TopicReader, World, position
+
+CONTEXT = "https://ishikawa.example.jp/ngsi-ld/context.jsonld"
+
+
+async def test_positions_arrive_as_ngsi_ld_entities(
+    tmp_path: Path,
+    cluster: Cluster,
+    broker_b: EmbeddedBroker,
+    two_registries: TwoAreas,
+    unique: str,
+) -> None:
+    world = World.write(
+        tmp_path,
+        two_registries.schemas,
+        unique=unique,
+        bootstrap_a=cluster.bootstrap_servers,
+        bootstrap_b=broker_b.bootstrap_servers,
+        registry_a=two_registries.registry_a,
+        registry_b=two_registries.registry_b,
+        bridge_options=", format: ngsi-ld",
+    )
+    config = world.config.read_text().replace(
+        f'registry: {{url: "{two_registries.registry_b}"}}',
+        f'registry: {{url: "{two_registries.registry_b}"}}\n    ngsi_ld_context: ["{CONTEXT}"]',
+    )
+    world.config.write_text(config)
+    await world.apply()
+    await world.produce_positions(0, 20)
+    reader = TopicReader(world.bootstrap_b, world.target)
+    try:
+        world.start_bridge()
+        await reader.wait_for(lambda: reader.count() >= 20, 60, "20 entities")
+        entities = {}
+        for message in reader.messages:
+            entity = orjson.loads(message.value())
+            entities[entity["id"]] = (entity, dict(message.headers()))
+    finally:
+        reader.close()
+        world.stop_all()
+    assert len(entities) == 20
+    source = position(3)
+    entity, headers = entities["urn:ngsi-ld:BusLocation:ishikawa:kaga-bus-3"]
+    assert entity["type"] == "BusLocation"
+    assert entity["@context"] == [CONTEXT]
+    assert entity["location"]["value"] == {
+        "type": "Point",
+        "coordinates": [source["longitude"], source["latitude"]],
+    }
+    assert entity["speedKmh"]["value"] == pytest.approx(36.0)
+    assert entity["busNumber"] == {
+        "type": "Property",
+        "value": source["vehicle_label"],
+        "observedAt": "2023-11-14T22:13:00.000Z",  # truncated to the minute by the mapping
+    }
+    assert "routeCode" in entity  # "r1": a plain property
+    assert headers[h.MAPPING] == b"kaga-positions-to-ishikawa@1"
