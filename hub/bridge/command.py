@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from hub.bridge.build import build_bridge
@@ -13,6 +14,7 @@ from hub.bridge.runner import BridgeRunner
 from hub.config import Deployment
 from hub.connections import Connections
 from hub.errors import ConfigError, Problem
+from hub.http.app import NotReady, add_readiness_check
 from hub.schemas.catalogue import SchemaCatalogue
 from hub.tasks import drain
 
@@ -53,33 +55,54 @@ async def run_bridge(
 
 
 class BridgesPart:
-    """Runs every bridge of the deployment inside ``tsunagu up``."""
+    """Runs every bridge of the deployment inside ``tsunagu up``; each is a readiness check
+    (``bridge:NAME``) that says why it is not moving."""
 
     name = "bridges"
 
     def __init__(self, deployment: Deployment) -> None:
         self.deployment = deployment
         self.runners: dict[str, BridgeRunner] = {}
+        self.problems: dict[str, str] = {}
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
     def configure(self, context: HubContext) -> None:
-        """Bridges add no routes."""
+        for name in self.deployment.bridges:
+            add_readiness_check(context.app, f"bridge:{name}", self._readiness(name))
+
+    def _readiness(self, name: str) -> Callable[[], Awaitable[bool]]:
+        async def check() -> bool:
+            runner = self.runners.get(name)
+            problem = runner.problem if runner is not None else None
+            problem = problem or self.problems.get(name)
+            if problem is not None:
+                raise NotReady(problem)
+            if runner is None:
+                raise NotReady("starting")
+            return True
+
+        return check
 
     async def start(self, context: HubContext) -> None:
         for name in self.deployment.bridges:
-            self.runners[name] = await build_bridge(
-                name, self.deployment, context.catalogue, context.connections
-            )
-        for name, runner in self.runners.items():
-            self._tasks.append(asyncio.create_task(self._run(name, runner), name=f"bridge:{name}"))
+            self._tasks.append(asyncio.create_task(self._run(name, context), name=f"bridge:{name}"))
 
-    async def _run(self, name: str, runner: BridgeRunner) -> None:
-        # A bridge whose cluster is down keeps retrying; it never takes the hub down.
+    async def _run(self, name: str, context: HubContext) -> None:
+        # A bridge whose cluster or registry is down keeps retrying; it never takes the
+        # hub down, and its readiness check says what it waits for.
         while not self._stop.is_set():
             try:
+                runner = self.runners.get(name)
+                if runner is None:
+                    runner = await build_bridge(
+                        name, self.deployment, context.catalogue, context.connections
+                    )
+                    self.runners[name] = runner
+                self.problems.pop(name, None)
                 await runner.run(self._stop)
-            except Exception:
+            except Exception as exc:
+                self.problems[name] = f"{type(exc).__name__}: {exc}; retrying in 5 s"
                 log.exception("bridge %s failed; restarting in 5 s", name)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), 5)

@@ -33,6 +33,7 @@ __all__ = ["BridgeEnds", "BridgeRunner", "Mapper", "idempotency_key"]
 log = logging.getLogger(__name__)
 
 _LAG_EVERY_S = 5.0
+_SLOW_ACK_S = 5.0  # a target slower than this to acknowledge makes the bridge not ready
 
 
 class Mapper(Protocol):
@@ -126,6 +127,7 @@ class BridgeRunner:
         self._mapping_label = f"{mapper.name}@{mapper.version}".encode()
         self._last_lag = 0.0
         self.partitions: set[int] = set()  # source partitions this process reads
+        self.problem: str | None = None  # why the bridge is not moving, for readiness
         self.converted = 0
         self.dead_lettered = 0
 
@@ -207,10 +209,7 @@ class BridgeRunner:
             )
             self._count(batch, outputs, dead)
             return
-        if outputs:
-            await self.producer.deliver(self.ends.target_topic, outputs)
-        if dead:
-            await self.producer.deliver(self.ends.dead_letter_topic, dead)
+        await self._deliver(outputs, dead)
         self._count(batch, outputs, dead)
         try:
             await self.consumer.commit(offsets)
@@ -221,6 +220,27 @@ class BridgeRunner:
             log.warning(
                 "bridge %s: commit failed, records will be redelivered: %s", self.ends.name, exc
             )
+
+    async def _deliver(self, outputs: list[Outgoing], dead: list[Outgoing]) -> None:
+        """Deliver to the target cluster, however long it takes; while the target does not
+        acknowledge, ``problem`` says so (readiness) and nothing is committed."""
+
+        async def both() -> None:
+            if outputs:
+                await self.producer.deliver(self.ends.target_topic, outputs)
+            if dead:
+                await self.producer.deliver(self.ends.dead_letter_topic, dead)
+
+        delivery = asyncio.ensure_future(both())
+        done, _ = await asyncio.wait({delivery}, timeout=_SLOW_ACK_S)
+        if not done:
+            self.problem = (
+                f"the target cluster of {self.ends.target_area} has not acknowledged for "
+                f"{_SLOW_ACK_S:g} s; waiting, nothing committed"
+            )
+            log.warning("bridge %s: %s", self.ends.name, self.problem)
+        await delivery
+        self.problem = None
 
     def _count(self, batch: list[Incoming], outputs: list[Outgoing], dead: list[Outgoing]) -> None:
         acknowledged = self.clock()
@@ -276,9 +296,8 @@ class BridgeRunner:
                         await self.process(batch)
                     await self._report_lag()
                 except KafkaError as exc:
-                    log.warning(
-                        "bridge %s: %s; resuming from committed offsets", self.ends.name, exc
-                    )
+                    self.problem = f"{exc}; retrying from the last committed offsets"
+                    log.warning("bridge %s: %s", self.ends.name, self.problem)
                     await self.consumer.stop()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(shutdown.wait(), 2.0)

@@ -64,15 +64,26 @@ async def _healthz(_: web.Request) -> web.Response:
     return _json({"status": "ok"})
 
 
+class NotReady(Exception):
+    """Raised by a readiness check to say why it is not ready (shown under ``reasons``)."""
+
+
 async def _readyz(request: web.Request) -> web.Response:
     results: dict[str, bool] = {}
+    reasons: dict[str, str] = {}
     for name, check in request.app[CHECKS_KEY].items():
         try:
             results[name] = await check()
+        except NotReady as exc:
+            results[name] = False
+            reasons[name] = str(exc)
         except Exception:  # noqa: BLE001 - a failing check means not ready, whatever it raised
             results[name] = False
     ready = all(results.values())
-    return _json({"ready": ready, "checks": results}, status=200 if ready else 503)
+    body: dict[str, object] = {"ready": ready, "checks": results}
+    if reasons:
+        body["reasons"] = reasons
+    return _json(body, status=200 if ready else 503)
 
 
 async def _info(request: web.Request) -> web.Response:

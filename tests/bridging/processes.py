@@ -102,10 +102,16 @@ bridges:
         )
         return cls(directory, schemas, config, source, target, bootstrap_a, bootstrap_b)
 
-    async def apply(self) -> None:
+    async def apply(self, *, source_only: bool = False) -> None:
+        """Create the topics and register their schemas (only Kaga's, if asked), and make
+        ``encoder`` for the source topic."""
         catalogue = SchemaCatalogue.load(self.schemas)
         deployment = load_config(self.config, catalogue)
         connections = Connections(deployment, EmbeddedEndpoints(None, None))
+        if source_only:
+            deployment = deployment.model_copy(
+                update={"topics": {self.source: deployment.topics[self.source]}}
+            )
         try:
             await apply(deployment, catalogue, connections.admin_for, connections.registry_for)
             entry = catalogue.get("tsunagu.mobility.VehiclePosition")
