@@ -21,6 +21,7 @@ from hub.connections import Connections, EmbeddedEndpoints
 from hub.errors import TsunaguError
 from hub.http.app import HubInfo, create_app
 from hub.kafka import Cluster
+from hub.metrics import REGISTRY
 from hub.registry.client import RegistryClient
 from hub.schemas import SchemaCatalogue
 from hub.up import HubContext
@@ -72,6 +73,7 @@ async def test_undecodable_and_unmappable_records_go_to_the_dead_letter_topic(
     await world.produce(values)
     deployment, catalogue, connections = deployment_of(world)
     dlq = deployment.dead_letter_topic(world.target)
+    before = {name: _sample(name, labels) for name, labels in _COUNTED}
     target_reader = TopicReader(world.bootstrap_b, world.target)
     dead_reader = TopicReader(world.bootstrap_b, dlq)
     try:
@@ -99,8 +101,34 @@ async def test_undecodable_and_unmappable_records_go_to_the_dead_letter_topic(
         assert headers[h.INTENDED_TOPIC] == world.target.encode()
         assert headers[h.ORIGIN_TOPIC] == world.source.encode()
         assert h.IDEMPOTENCY_KEY in headers
+    # Every outcome is counted (the registry is the process's: compare with before).
+    moved = {name: _sample(name, labels) - before[name] for name, labels in _COUNTED}
+    assert moved == {
+        "tsunagu_bridge_records_in_total": 8,
+        "tsunagu_bridge_records_out_total": 5,
+        "tsunagu_bridge_dead_letters_total": 3,
+        "tsunagu_bridge_conversion_errors_total/decode": 2,
+        "tsunagu_bridge_conversion_errors_total/mapping": 1,
+        "tsunagu_bridge_latency_seconds_count": 8,
+    }
     # The original bytes are kept, so the record can be replayed once fixed.
     assert next(m.value() for m in dead_reader.messages if m.key() == b"not-avro").startswith(b"{")
+
+
+_COUNTED = [
+    ("tsunagu_bridge_records_in_total", {}),
+    ("tsunagu_bridge_records_out_total", {}),
+    ("tsunagu_bridge_dead_letters_total", {}),
+    ("tsunagu_bridge_conversion_errors_total/decode", {"kind": "decode"}),
+    ("tsunagu_bridge_conversion_errors_total/mapping", {"kind": "mapping"}),
+    ("tsunagu_bridge_latency_seconds_count", {}),
+]
+
+
+def _sample(name: str, labels: dict[str, str]) -> float:
+    metric = name.split("/", maxsplit=1)[0]
+    value = REGISTRY.get_sample_value(metric, {"bridge": BRIDGE, **labels})
+    return value or 0.0
 
 
 async def test_a_target_registry_that_refuses_the_schema_stops_the_bridge_with_its_reason(
