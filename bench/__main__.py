@@ -11,7 +11,12 @@ import orjson
 from bench.table import Row, render
 
 # name -> module with run(quick: bool) -> list[Row]; the first entry runs first.
-BENCHMARKS = {"produce": "bench.produce", "ingest": "bench.ingest", "gateway": "bench.gateway"}
+BENCHMARKS = {
+    "produce": "bench.produce",
+    "ingest": "bench.ingest",
+    "gateway": "bench.gateway",
+    "bridge": "bench.bridge",
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,7 +13,7 @@ def test_quick_benchmarks_print_json_rows() -> None:
         capture_output=True,
         text=True,
         check=False,
-        timeout=300,
+        timeout=900,  # the bridge peer installs Quix Streams into its own virtualenv once
     )
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)

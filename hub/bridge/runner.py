@@ -24,7 +24,14 @@ import orjson
 from hub import headers as h
 from hub.bridge import metrics
 from hub.codec import Decoder, Encoder, schema_id_of
-from hub.errors import DecodeError, EncodeError, KafkaError, TsunaguError
+from hub.errors import (
+    DecodeError,
+    EncodeError,
+    KafkaError,
+    RegistryError,
+    RegistryUnavailableError,
+    TsunaguError,
+)
 from hub.kafka import Consumer, Incoming, Outgoing, Producer, TopicPartition
 from hub.registry.client import RegistryClient
 
@@ -130,38 +137,58 @@ class BridgeRunner:
         self.problem: str | None = None  # why the bridge is not moving, for readiness
         self.converted = 0
         self.dead_lettered = 0
+        self._missing_ids: set[int] = set()
+        self._area_bytes = ends.source_area.encode()
+        self._latency = metrics.LATENCY.labels(ends.name)
 
-    async def _decode(self, value: bytes) -> dict[str, Any]:
-        schema_id = schema_id_of(value)
-        if not self.decoder.knows(schema_id):
-            text = await self.source_registry.get_schema(schema_id)
+    async def _learn_schemas(self, batch: Sequence[Incoming]) -> None:
+        """Fetch the writer schemas of the batch the decoder does not know yet. An id the
+        registry does not have is left unknown (those records go to the dead-letter
+        topic); an unreachable registry raises, so the batch is retried, not dead-lettered."""
+        for message in batch:
+            value = message.value
+            if value is None or len(value) < 5 or value[0] != 0:
+                continue
+            schema_id = schema_id_of(value)
+            if self.decoder.knows(schema_id) or schema_id in self._missing_ids:
+                continue
+            try:
+                text = await self.source_registry.get_schema(schema_id)
+            except RegistryUnavailableError:
+                raise
+            except RegistryError as exc:
+                log.warning("bridge %s: schema id %d: %s", self.ends.name, schema_id, exc)
+                self._missing_ids.add(schema_id)
+                continue
             self.decoder.add_writer(schema_id, orjson.loads(text))
-        return self.decoder.decode(value)
 
     def _origin(self, message: Incoming) -> list[tuple[str, bytes]]:
         ends = self.ends
+        partition, offset = str(message.partition), str(message.offset)
+        topic = message.topic
         return [
-            (h.ORIGIN_AREA, ends.source_area.encode()),
-            (h.ORIGIN_TOPIC, message.topic.encode()),
-            (h.ORIGIN_PARTITION, str(message.partition).encode()),
-            (h.ORIGIN_OFFSET, str(message.offset).encode()),
+            (h.ORIGIN_AREA, self._area_bytes),
+            (h.ORIGIN_TOPIC, topic.encode()),
+            (h.ORIGIN_PARTITION, partition.encode()),
+            (h.ORIGIN_OFFSET, offset.encode()),
             (h.MAPPING, self._mapping_label),
             (
                 h.IDEMPOTENCY_KEY,
                 idempotency_key(
-                    ends.source_area, message.topic, message.partition, message.offset
+                    ends.source_area, topic, message.partition, message.offset
                 ).encode(),
             ),
         ]
 
-    async def convert(self, message: Incoming) -> tuple[Outgoing | None, Outgoing | None]:
-        """(output, None) or (None, dead letter) for one source record."""
+    def convert(self, message: Incoming) -> tuple[Outgoing | None, Outgoing | None]:
+        """(output, None) or (None, dead letter) for one source record (whose writer
+        schema ``_learn_schemas`` has fetched)."""
         origin = self._origin(message)
         stage, kind = "decode", "decode"
         try:
             if message.value is None:
                 raise DecodeError("tombstone (null value): nothing to convert")
-            record = await self._decode(message.value)
+            record = self.decoder.decode(message.value)
             stage, kind = "map", "mapping"
             target = self.mapper(record)
             stage, kind = "encode", "schema"
@@ -191,8 +218,9 @@ class BridgeRunner:
         outputs: list[Outgoing] = []
         dead: list[Outgoing] = []
         offsets: dict[TopicPartition, int] = {}
+        await self._learn_schemas(batch)
         for message in batch:
-            output, dead_letter = await self.convert(message)
+            output, dead_letter = self.convert(message)
             if output is not None:
                 outputs.append(output)
             if dead_letter is not None:
@@ -244,10 +272,10 @@ class BridgeRunner:
 
     def _count(self, batch: list[Incoming], outputs: list[Outgoing], dead: list[Outgoing]) -> None:
         acknowledged = self.clock()
+        observe = self._latency.observe
         for message in batch:
             if message.timestamp_ms is not None:
-                latency = max(0.0, acknowledged - message.timestamp_ms / 1000)
-                metrics.LATENCY.labels(self.ends.name).observe(latency)
+                observe(max(0.0, acknowledged - message.timestamp_ms / 1000))
         metrics.RECORDS_OUT.labels(self.ends.name).inc(len(outputs))
         metrics.DEAD_LETTERS.labels(self.ends.name).inc(len(dead))
         self.converted += len(outputs)
@@ -295,7 +323,9 @@ class BridgeRunner:
                     if batch:
                         await self.process(batch)
                     await self._report_lag()
-                except KafkaError as exc:
+                except (KafkaError, RegistryUnavailableError) as exc:
+                    # The cluster or the source registry is away: nothing of this batch was
+                    # committed, so it is read again once they are back.
                     self.problem = f"{exc}; retrying from the last committed offsets"
                     log.warning("bridge %s: %s", self.ends.name, self.problem)
                     await self.consumer.stop()
