@@ -217,16 +217,17 @@ class BridgeRunner:
         """Convert, deliver, then commit: the at-least-once step."""
         outputs: list[Outgoing] = []
         dead: list[Outgoing] = []
-        offsets: dict[TopicPartition, int] = {}
         await self._learn_schemas(batch)
+        convert = self.convert
         for message in batch:
-            output, dead_letter = self.convert(message)
+            output, dead_letter = convert(message)
             if output is not None:
                 outputs.append(output)
-            if dead_letter is not None:
+            elif dead_letter is not None:
                 dead.append(dead_letter)
-            tp = TopicPartition(message.topic, message.partition)
-            offsets[tp] = max(offsets.get(tp, 0), message.offset + 1)
+        # Offsets grow within a partition, so the last message of each is the one to commit.
+        last = {(m.topic, m.partition): m.offset for m in batch}
+        offsets = {TopicPartition(t, p): o + 1 for (t, p), o in last.items()}
         metrics.RECORDS_IN.labels(self.ends.name).inc(len(batch))
         if self.transactions is not None:
             metadata = self.consumer.group_metadata()  # type: ignore[attr-defined]

@@ -112,9 +112,7 @@ async def build_feed_runner(
                 hashes=None if topic.every_observation else hashes,
                 # A topic only of reference data (a timetable) ignores observation times
                 # when deciding what changed.
-                reference_data=all(
-                    e in reference for e, t in routes.items() if t == topic_name
-                ),
+                reference_data=all(e in reference for e, t in routes.items() if t == topic_name),
             )
         writers[entity] = by_topic[topic_name]
     fetcher = Fetcher(
