@@ -28,6 +28,7 @@ import confluent_kafka
 import confluent_kafka.admin
 
 from bench.ingest import _Server
+from bench.processes import reap
 from bench.table import Row
 from hub.broker import EmbeddedBroker
 from hub.codec import Decoder, Encoder
@@ -174,8 +175,7 @@ def _tsunagu(config: Path, schemas: Path, bootstrap: str, count: int) -> tuple[f
                 counter.wait(count, 600)
             finally:
                 wall = time.perf_counter() - started
-                process.send_signal(signal.SIGTERM)
-                _, _, usage = os.wait4(process.pid, 0)
+                _, usage = reap(process, signal.SIGTERM)
     finally:
         counter.close()
     cpu = usage.ru_utime + usage.ru_stime
@@ -291,8 +291,8 @@ def _quix(
             err = process.stderr.read().decode(errors="replace") if process.stderr else ""
             return f"peer failed: {exc}; {err[-300:]}"
         wall = time.perf_counter() - started
-        process.send_signal(signal.SIGTERM)
-        _, _, usage = os.wait4(process.pid, 0)
+        # The app stops by itself after ``count`` records; SIGTERM in case it has not.
+        _, usage = reap(process, signal.SIGTERM)
     finally:
         counter.close()
     return count / (usage.ru_utime + usage.ru_stime), count / wall

@@ -10,13 +10,12 @@ only reads, it neither checks references nor encodes nor produces.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 from bench import ingest as harness  # the broker and server it shares
 from bench.gtfs_feed import scaled_feed
+from bench.processes import run_measured
 from bench.table import Row
 
 __all__ = ["static_rows"]
@@ -42,16 +41,11 @@ _CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tsuna
 def _timed(script: str, feed: Path) -> tuple[float, int] | str:
     """(wall s, peak RSS bytes) of ``script`` run on the feed in its own process, or why it
     failed."""
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "-c", script, str(feed)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - started
-    if status != 0:
-        err = process.stderr.read().decode() if process.stderr else ""
-        return f"failed: {err.strip().splitlines()[-1] if err.strip() else status}"
-    return wall, usage.ru_maxrss * 1024
+    run = run_measured([sys.executable, "-c", script, str(feed)])
+    if run.returncode != 0:
+        err = run.stderr.strip()
+        return f"failed: {err.splitlines()[-1] if err else run.returncode}"
+    return run.wall_s, run.peak_rss_bytes
 
 
 def static_rows(directory: Path, ingest: harness.Context, stop_times: int) -> list[Row]:

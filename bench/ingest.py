@@ -13,8 +13,6 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -28,6 +26,7 @@ from typing import Any
 import confluent_kafka
 from aiohttp import web
 
+from bench.processes import run_measured
 from bench.table import Row
 from hub.broker import EmbeddedBroker
 from hub.codec import Encoder
@@ -136,8 +135,7 @@ topics:
 
 def _ingest(config: Path, feed: str) -> tuple[dict[str, Any], float, float, int]:
     """Run ``tsunagu ingest --once``; (summary, wall s, CPU s, peak RSS bytes)."""
-    started = time.perf_counter()
-    process = subprocess.Popen(
+    run = run_measured(
         [
             sys.executable,
             "-c",
@@ -151,20 +149,13 @@ def _ingest(config: Path, feed: str) -> tuple[dict[str, Any], float, float, int]
             feed,
             "--once",
             "--no-progress",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        ]
     )
-    _, _, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - started
-    out = process.stdout.read().decode() if process.stdout else ""
-    err = process.stderr.read().decode() if process.stderr else ""
-    lines = [line for line in out.splitlines() if line.startswith("{")]
+    lines = [line for line in run.stdout.splitlines() if line.startswith("{")]
     if not lines:
-        raise RuntimeError(f"tsunagu ingest printed no summary: {err[-2000:]}")
+        raise RuntimeError(f"tsunagu ingest printed no summary: {run.stderr[-2000:]}")
     summary: dict[str, Any] = json.loads(lines[-1])
-    # ru_maxrss is in KiB on Linux.
-    return summary, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024
+    return summary, run.wall_s, run.cpu_s, run.peak_rss_bytes
 
 
 # --- GTFS-Realtime ---------------------------------------------------------------------

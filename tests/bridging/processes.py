@@ -56,6 +56,9 @@ class World:
     target: str
     bootstrap_a: str
     bootstrap_b: str
+    # Each test's bridge has a consumer group of its own: the session broker outlives the
+    # test, and a member a test killed must not hold up the next test's group join.
+    group: str
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     log_files: list[Any] = field(default_factory=list)
 
@@ -76,6 +79,7 @@ class World:
     ) -> World:
         source = f"kaga.mobility.vehicle-positions-{unique}.v1"
         target = f"ishikawa.transit.bus-locations-{unique}.v1"
+        group = f"tsunagu-bridge-{BRIDGE}-{unique}"
         shutil.copy(mapping, directory / "mapping.yaml")
         config = directory / "topics.yaml"
         config.write_text(
@@ -97,10 +101,11 @@ topics:
     {{area: ishikawa, schema: ishikawa.transit.BusLocation, partitions: 3,
      licence: CC-BY-4.0, publisher: Ishikawa}}
 bridges:
-  {BRIDGE}: {{source: {source}, target: {target}, mapping: mapping.yaml{bridge_options}}}
+  {BRIDGE}: {{source: {source}, target: {target}, mapping: mapping.yaml,
+    group_id: {group}{bridge_options}}}
 """
         )
-        return cls(directory, schemas, config, source, target, bootstrap_a, bootstrap_b)
+        return cls(directory, schemas, config, source, target, bootstrap_a, bootstrap_b, group)
 
     async def apply(self, *, source_only: bool = False) -> None:
         """Create the topics and register their schemas (only Kaga's, if asked), and make

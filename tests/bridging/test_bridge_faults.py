@@ -131,7 +131,7 @@ def committed_lag(world: World) -> int:
     consumer = confluent_kafka.Consumer(
         {
             "bootstrap.servers": world.bootstrap_a,
-            "group.id": "tsunagu-bridge-kaga-to-ishikawa",
+            "group.id": world.group,
             "enable.auto.commit": False,
             "log_level": 3,
         }

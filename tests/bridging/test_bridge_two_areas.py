@@ -25,9 +25,6 @@ from hub.schemas import SchemaCatalogue
 from tests.bridging.conftest import FIXTURES, TwoAreas
 from tests.ingest_runtime.harness import _read_messages
 
-SOURCE = "kaga.mobility.vehicle-positions.v1"
-TARGET = "ishikawa.transit.bus-locations.v1"
-
 
 def position(i: int) -> dict[str, object]:
     return {
@@ -46,8 +43,15 @@ def position(i: int) -> dict[str, object]:
 
 
 async def test_positions_of_kaga_arrive_in_ishikawas_vocabulary(
-    tmp_path: Path, cluster: Cluster, broker_b: EmbeddedBroker, two_registries: TwoAreas
+    tmp_path: Path,
+    cluster: Cluster,
+    broker_b: EmbeddedBroker,
+    two_registries: TwoAreas,
+    unique: str,
 ) -> None:
+    # Topics and group of this test alone: the session broker outlives it.
+    source_topic = f"kaga.mobility.vehicle-positions-{unique}.v1"
+    target_topic = f"ishikawa.transit.bus-locations-{unique}.v1"
     shutil.copy(FIXTURES / "kaga-to-ishikawa.yaml", tmp_path / "mapping.yaml")
     config = tmp_path / "topics.yaml"
     config.write_text(
@@ -60,14 +64,15 @@ areas:
     kafka: {{bootstrap_servers: "{broker_b.bootstrap_servers}"}}
     registry: {{url: "{two_registries.registry_b}"}}
 topics:
-  {SOURCE}:
+  {source_topic}:
     {{area: kaga, schema: tsunagu.mobility.VehiclePosition, partitions: 3,
      licence: CC-BY-4.0, publisher: Kaga City}}
-  {TARGET}:
+  {target_topic}:
     {{area: ishikawa, schema: ishikawa.transit.BusLocation, partitions: 3,
      licence: CC-BY-4.0, publisher: Ishikawa}}
 bridges:
-  kaga-to-ishikawa: {{source: {SOURCE}, target: {TARGET}, mapping: mapping.yaml}}
+  kaga-to-ishikawa: {{source: {source_topic}, target: {target_topic}, mapping: mapping.yaml,
+    group_id: bridge-{unique}}}
 """
     )
     catalogue = SchemaCatalogue.load(two_registries.schemas)
@@ -85,7 +90,7 @@ bridges:
     try:
         await apply(deployment, catalogue, connections.admin_for, connections.registry_for)
         source_id = await connections.registry_for("kaga").lookup(
-            f"{SOURCE}-value", catalogue.get("tsunagu.mobility.VehiclePosition").text
+            f"{source_topic}-value", catalogue.get("tsunagu.mobility.VehiclePosition").text
         )
         assert source_id is not None
         encoder = Encoder(source_id, catalogue.get("tsunagu.mobility.VehiclePosition").parsed)
@@ -93,7 +98,7 @@ bridges:
         producer = get_backend().producer(cluster)
         await producer.start()
         await producer.deliver(
-            SOURCE, [Outgoing(str(r["id"]).encode(), encoder.encode(r)) for r in records]
+            source_topic, [Outgoing(str(r["id"]).encode(), encoder.encode(r)) for r in records]
         )
         await producer.stop()
 
@@ -109,7 +114,7 @@ bridges:
     finally:
         await connections.close()
 
-    messages = await asyncio.to_thread(_read_messages, broker_b.bootstrap_servers, TARGET, 30)
+    messages = await asyncio.to_thread(_read_messages, broker_b.bootstrap_servers, target_topic, 30)
     assert len(messages) == 50
     # An independent reader of Ishikawa's cluster: only Ishikawa's registry resolves ids.
     async with RegistryClient(two_registries.registry_b) as registry_b:
@@ -133,4 +138,4 @@ bridges:
         assert target["city"] == "Kaga"
         assert headers[h.ORIGIN_AREA] == b"kaga"
         assert headers[h.MAPPING] == b"kaga-positions-to-ishikawa@1"
-        assert headers[h.IDEMPOTENCY_KEY].startswith(b"kaga/" + SOURCE.encode() + b"/")
+        assert headers[h.IDEMPOTENCY_KEY].startswith(b"kaga/" + source_topic.encode() + b"/")
