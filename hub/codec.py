@@ -1,9 +1,10 @@
 """Avro values in the Confluent wire format: magic byte 0, 4-byte schema id, Avro binary.
 
-Encoding is fastavro's Cython writer called directly into a bytearray that
-already holds the 5-byte header, which skips the per-call schema handling of
-``schemaless_writer``; a record that does not fit its schema raises EncodeError
-carrying the record, so callers can dead-letter it and go on.
+Records are written and read by code compiled for their schema (``hub.avro_compiled``),
+about three times faster than fastavro's generic code; schemas that compiler leaves
+alone, and reads that resolve one schema version against another, use fastavro. A record
+that does not fit its schema raises EncodeError carrying the record, so callers can
+dead-letter it and go on.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from typing import Any
 
 import fastavro
 import fastavro._write as _avro_write
+from fastavro.schema import to_parsing_canonical_form
 
+from hub.avro_compiled import Reader, compile_reader, compile_writer
 from hub.errors import DecodeError, EncodeError
 
 MAGIC_BYTE = 0
@@ -41,7 +44,7 @@ def schema_id_of(data: bytes) -> int:
 class Encoder:
     """Encodes records of one registered schema."""
 
-    __slots__ = ("_header", "_named", "_options", "_schema", "schema_id")
+    __slots__ = ("_header", "_named", "_options", "_schema", "_write", "schema_id")
 
     def __init__(self, schema_id: int, schema: Mapping[str, Any] | ParsedSchema) -> None:
         self.schema_id = schema_id
@@ -51,16 +54,29 @@ class Encoder:
         self._schema = fastavro.parse_schema(dict(schema), self._named)
         self._header = header(schema_id)
         self._options: dict[str, Any] = {}
+        self._write = compile_writer(self._schema)
 
     def encode(self, record: Mapping[str, Any]) -> bytes:
         """One framed value; EncodeError (with the record) when it does not fit the schema."""
         out = bytearray(self._header)
         try:
-            _avro_write.write_data(  # type: ignore[attr-defined]
-                out, record, self._schema, self._named, "", self._options
-            )
-        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
-            raise EncodeError(f"record does not match schema: {exc}", record) from exc
+            if self._write is not None:
+                self._write(out, record)
+            else:
+                _avro_write.write_data(  # type: ignore[attr-defined]
+                    out, record, self._schema, self._named, "", self._options
+                )
+        except (
+            ValueError,
+            TypeError,
+            KeyError,
+            AttributeError,
+            OverflowError,
+            struct.error,
+        ) as exc:
+            raise EncodeError(
+                f"record does not match schema: {type(exc).__name__}: {exc}", record
+            ) from exc
         return bytes(out)
 
 
@@ -101,8 +117,15 @@ class Decoder:
         self._reader = (
             None if self._reader_plain is None else fastavro.parse_schema(self._reader_plain)
         )
+        # Compared in Parsing Canonical Form: a parsed schema (with fastavro's own keys) and
+        # the registry's text of the same schema are then equal, docs and all aside.
+        self._reader_form = (
+            None if self._reader_plain is None else to_parsing_canonical_form(self._reader_plain)
+        )
         # schema id -> (writer, reader or None when the writer is the reader schema itself)
         self._writers: dict[int, tuple[ParsedSchema, ParsedSchema | None]] = {}
+        # schema id -> compiled reader, for writers that need no resolution
+        self._compiled: dict[int, Reader] = {}
 
     def knows(self, schema_id: int) -> bool:
         """True when the writer schema for ``schema_id`` has been added."""
@@ -111,13 +134,22 @@ class Decoder:
     def add_writer(self, schema_id: int, schema: Mapping[str, Any]) -> None:
         """Teach the decoder a writer schema (ids are immutable, so this is cached for good)."""
         plain = _plain_times(dict(schema))
-        # Resolving a schema against itself changes nothing and costs a fifth of the decode.
-        reader = None if plain == self._reader_plain else self._reader
+        # Resolving a schema against itself changes nothing and costs half of the decode.
+        same = (
+            self._reader_form is not None and to_parsing_canonical_form(plain) == self._reader_form
+        )
+        reader = None if same else self._reader
         self._writers[schema_id] = (fastavro.parse_schema(plain), reader)
+        compiled = compile_reader(plain) if reader is None else None
+        if compiled is not None:
+            self._compiled[schema_id] = compiled
 
     def decode(self, data: bytes) -> dict[str, Any]:
         """The record in ``data``; DecodeError for unknown ids and bytes that are not Avro."""
         schema_id = schema_id_of(data)
+        compiled = self._compiled.get(schema_id)
+        if compiled is not None:
+            return self._decode_compiled(compiled, bytes(data), schema_id)
         schemas = self._writers.get(schema_id)
         if schemas is None:
             raise DecodeError(f"unknown schema id {schema_id}")
@@ -130,6 +162,23 @@ class Decoder:
         if stream.tell() != len(data):
             raise DecodeError(
                 f"value has {len(data) - stream.tell()} trailing byte(s) after the record "
+                f"(schema id {schema_id})"
+            )
+        if not isinstance(decoded, dict):
+            raise DecodeError(f"schema id {schema_id} is not a record schema")
+        return decoded
+
+    @staticmethod
+    def _decode_compiled(read: Reader, data: bytes, schema_id: int) -> dict[str, Any]:
+        try:
+            decoded, end = read(data, _HEADER.size)
+        except (ValueError, TypeError, IndexError, struct.error) as exc:
+            raise DecodeError(
+                f"value is not valid Avro for schema id {schema_id}: {type(exc).__name__}: {exc}"
+            ) from exc
+        if end != len(data):
+            raise DecodeError(
+                f"value has {len(data) - end} trailing byte(s) after the record "
                 f"(schema id {schema_id})"
             )
         if not isinstance(decoded, dict):
