@@ -5,9 +5,10 @@ converts them with the Kaga-to-Ishikawa mapping (id crosswalk, unit conversion, 
 truncation, renames, constants) into Ishikawa's BusLocation schema. Rate = records / CPU
 seconds of the bridge process (start-up included), i.e. records per second per core.
 Limit: in this process, a raw confluent-kafka consume, fastavro decode and encode of the
-same records into the target's shape (no mapping) and a raw produce. Peer: a Quix Streams
-application doing the same mapping by hand (fastavro both ways) on the same broker, in a
-virtualenv of its own (quixstreams pins an older confluent-kafka).
+same records into the target's shape (no mapping) and a raw produce; the same loop with
+the hub's compiled codec instead of fastavro is shown as a stricter limit. Peer: a Quix
+Streams application doing the same mapping by hand (fastavro both ways) on the same
+broker, in a virtualenv of its own (quixstreams pins an older confluent-kafka).
 """
 
 from __future__ import annotations
@@ -27,11 +28,12 @@ from typing import Any
 import confluent_kafka
 import confluent_kafka.admin
 
+from bench.codecs import CODECS
 from bench.ingest import _Server
 from bench.processes import reap
 from bench.table import Row
 from hub.broker import EmbeddedBroker
-from hub.codec import Decoder, Encoder
+from hub.codec import Encoder
 from hub.schemas.catalogue import SchemaCatalogue
 
 REPO = Path(__file__).resolve().parents[1]
@@ -182,13 +184,13 @@ def _tsunagu(config: Path, schemas: Path, bootstrap: str, count: int) -> tuple[f
     return count / cpu, count / wall
 
 
-def _limit(bootstrap: str, catalogue: SchemaCatalogue, count: int, source_id: int) -> float:
+def _limit(
+    bootstrap: str, catalogue: SchemaCatalogue, count: int, source_id: int, codec: str
+) -> float:
     """Records/s per core of a raw consume, decode, encode (no mapping), produce loop."""
     source = catalogue.get("tsunagu.mobility.VehiclePosition")
     target = catalogue.get("ishikawa.transit.BusLocation")
-    decoder = Decoder(source.parsed)
-    decoder.add_writer(source_id, source.raw)
-    encoder = Encoder(1, target.parsed)
+    coder = CODECS[codec](target.raw, source.raw, source_id)
     names = [f["name"] for f in target.raw["fields"]]
     consumer = confluent_kafka.Consumer(
         {"bootstrap.servers": bootstrap, "group.id": "unused", "log_level": 3}
@@ -219,14 +221,14 @@ def _limit(bootstrap: str, catalogue: SchemaCatalogue, count: int, source_id: in
         for message in consumer.consume(1000, 1.0):
             if message.error() is not None:
                 continue
-            record = decoder.decode(message.value() or b"")
+            record = coder.decode(message.value() or b"")
             out = {**shape, **fill}
             for name in names:  # same-named fields pass through: no conversions
                 if name in record:
                     out[name] = record[name]
             while True:
                 try:
-                    producer.produce("bench.limit.bridge.v1", encoder.encode(out), message.key())
+                    producer.produce("bench.limit.bridge.v1", coder.encode(out), message.key())
                     break
                 except BufferError:
                     producer.poll(0.01)
@@ -322,7 +324,7 @@ def run(quick: bool) -> list[Row]:
             count,
         )
         hub_core, hub_wall = _tsunagu(config, schemas, bootstrap, count)
-        limit = _limit(bootstrap, catalogue, count, ids[SOURCE])
+        limits = {c: _limit(bootstrap, catalogue, count, ids[SOURCE], c) for c in CODECS}
         peer = _quix(bootstrap, directory, catalogue, ids[TARGET], count)
     name = f"bridge: {count:,} vehicle positions, Kaga -> Ishikawa mapping"
     rows = [
@@ -330,10 +332,13 @@ def run(quick: bool) -> list[Row]:
             name,
             "records/s per core",
             hub_core,
-            "decode+encode, raw consume+produce",
+            f"{codec} decode+encode, raw consume+produce",
             limit,
-            ">= 0.7",
-        ),
+            # The limit as the issue defines it is fastavro's; the hub's own codec makes a
+            # stricter one, shown beside it.
+            ">= 0.7" if codec == "fastavro" else "info",
+        )
+        for codec, limit in limits.items()
     ]
     if isinstance(peer, str):
         rows.append(

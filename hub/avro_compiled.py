@@ -70,6 +70,13 @@ def _read_long(data: bytes, pos: int) -> tuple[int, int]:
     return (n >> 1) ^ -(n & 1), pos
 
 
+def _read_length(data: bytes, pos: int) -> tuple[int, int]:
+    length, pos = _read_long(data, pos)
+    if length < 0:
+        raise ValueError(f"negative length {length}")
+    return length, pos
+
+
 def _zigzag_byte(index: int) -> int:
     """The one-byte encoding of a union branch or enum index below 64."""
     return index << 1
@@ -209,7 +216,12 @@ class _WriterCompiler:
         elif kind == "string":
             encoded = self.src.local()
             emit(indent, f"{encoded} = {value}.encode()")
-            emit(indent, f"_write_long(append, len({encoded})); out += {encoded}")
+            size = self.src.local()
+            # Most strings are shorter than 64 bytes: their length is one byte, no call.
+            emit(indent, f"{size} = len({encoded})")
+            emit(indent, f"if {size} < 64: append({size} << 1)")
+            emit(indent, f"else: _write_long(append, {size})")
+            emit(indent, f"out += {encoded}")
         elif kind == "bytes":
             emit(indent, f"if not isinstance({value}, (bytes, bytearray)):")
             emit(indent + 1, "raise TypeError('expected bytes')")
@@ -382,10 +394,12 @@ class _ReaderCompiler:
             size, unpack = (4, "_unpack_f") if kind == "float" else (8, "_unpack_d")
             emit(indent, f"{target} = {unpack}(data, pos)[0]; pos += {size}")
         elif kind in ("string", "bytes"):
+            # A slice past the end is shorter, not an error: the caller checks that the
+            # value ends exactly where the bytes do, and any read after fails on its own.
             length = self.src.local()
-            self.long(length, indent)
-            emit(indent, f"if {length} < 0 or pos + {length} > len(data):")
-            emit(indent + 1, "raise ValueError('length past the end of the value')")
+            emit(indent, "b = data[pos]")
+            emit(indent, f"if b < 128 and not b & 1: {length} = b >> 1; pos += 1")
+            emit(indent, f"else: {length}, pos = _read_length(data, pos)")
             decode = ".decode()" if kind == "string" else ""
             emit(indent, f"{target} = data[pos:pos + {length}]{decode}; pos += {length}")
         elif kind == "fixed":
@@ -470,6 +484,7 @@ def compile_reader(schema: Any) -> Reader | None:
         "read",
         {
             "_read_long": _read_long,
+            "_read_length": _read_length,
             "_unpack_f": struct.Struct("<f").unpack_from,
             "_unpack_d": struct.Struct("<d").unpack_from,
         },

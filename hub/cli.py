@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 import click
 import orjson
@@ -24,17 +25,32 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-@click.group()
+class _LazyGroup(click.Group):
+    """Commands whose modules are imported only when they run: the key and audit commands
+    pull in the access store (SQLAlchemy, hashing), which costs `bridge` and `ingest` a
+    start-up they would pay in every process (click's documented lazy-loading pattern)."""
+
+    _lazy: ClassVar[dict[str, str]] = {
+        "keys": "hub.access.cli:keys",
+        "audit": "hub.access.cli:audit",
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self._lazy])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = self._lazy.get(cmd_name)
+        if target is None:
+            return super().get_command(ctx, cmd_name)
+        module, name = target.split(":")
+        command: click.Command = getattr(importlib.import_module(module), name)
+        return command
+
+
+@click.group(cls=_LazyGroup)
 @click.version_option(package_name="tsunagu")
 def main() -> None:
     """Tsunagu: a thin data-linkage hub for smart cities."""
-
-
-def _add_access_commands() -> None:
-    from hub.access.cli import audit, keys  # noqa: PLC0415 - keeps `validate` light
-
-    main.add_command(keys)
-    main.add_command(audit)
 
 
 _config_option = click.option(
@@ -273,6 +289,3 @@ def up(config_path: Path | None, schema_dir: Path | None) -> None:
         asyncio.run(run_up(options))
     except TsunaguError as exc:
         _fail("up", exc)
-
-
-_add_access_commands()

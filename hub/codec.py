@@ -176,6 +176,8 @@ class Decoder:
             raise DecodeError(
                 f"value is not valid Avro for schema id {schema_id}: {type(exc).__name__}: {exc}"
             ) from exc
+        if end > len(data):
+            raise DecodeError(f"value ends inside the record (schema id {schema_id})")
         if end != len(data):
             raise DecodeError(
                 f"value has {len(data) - end} trailing byte(s) after the record "

@@ -311,3 +311,14 @@ def test_a_union_or_enum_index_out_of_range_is_a_decode_error() -> None:
     for body in (b"\x04\x00", b"\x00\x02", b"\x00\x01", b"\x02\x7e"):
         with pytest.raises(DecodeError):
             decoder.decode(header(3) + body)
+
+
+def test_a_string_cut_short_is_a_decode_error_not_a_shorter_string() -> None:
+    schema = {"type": "record", "name": "S", "fields": [{"name": "s", "type": "string"}]}
+    decoder = Decoder()
+    decoder.add_writer(4, schema)
+    assert decoder.decode(header(4) + b"\x06abc") == {"s": "abc"}
+    with pytest.raises(DecodeError, match="ends inside the record"):
+        decoder.decode(header(4) + b"\x14abc")
+    with pytest.raises(DecodeError, match="not valid Avro"):
+        decoder.decode(header(4) + b"\x05abc")  # a negative length
