@@ -205,10 +205,10 @@ class _WriterCompiler:
         elif kind == "boolean":
             emit(indent, f"if {value} is None: raise TypeError('expected a boolean, got None')")
             emit(indent, f"append(1 if {value} else 0)")
-        elif kind == "int":
-            emit(indent, f"_write_int(append, {value})")
-        elif kind == "long":
-            emit(indent, f"_write_long(append, {value})")
+        elif kind in ("int", "long"):
+            # Small numbers (counts, sequences, codes) are one byte: no call for them.
+            emit(indent, f"if -64 <= {value} < 64: append(({value} << 1) ^ ({value} >> 63))")
+            emit(indent, f"else: _write_{kind}(append, {value})")
         elif kind == "float":
             emit(indent, f"out += _pack_f({value})")
         elif kind == "double":
