@@ -97,10 +97,14 @@ def urn(entity_type: str, namespace: str, *local: str) -> str:
     Parts of the local id are joined with ``:``; characters outside the URN-safe set
     are percent-encoded so any source id yields a valid, stable URN.
     """
-    encoded = ":".join(
-        part if _URN_SAFE.fullmatch(part) else quote(part, safe=_URN_SAFE_PUNCTUATION)
-        for part in local
-    )
+    if len(local) == 1:  # most ids: no generator and join for them
+        part = local[0]
+        encoded = part if _URN_SAFE.fullmatch(part) else quote(part, safe=_URN_SAFE_PUNCTUATION)
+    else:
+        encoded = ":".join(
+            part if _URN_SAFE.fullmatch(part) else quote(part, safe=_URN_SAFE_PUNCTUATION)
+            for part in local
+        )
     return f"urn:ngsi-ld:{entity_type}:{namespace}:{encoded}"
 
 

@@ -69,7 +69,11 @@ class BridgeEnds:
 
 def idempotency_key(area: str, topic: str, partition: int, offset: int) -> str:
     """Stable for a source record, whichever bridge process converts it, however often."""
-    return f"{area}/{topic}/{partition}/{offset}"
+    return f"{_partition_prefix(area, topic, partition)}{offset}"
+
+
+def _partition_prefix(area: str, topic: str, partition: int) -> str:
+    return f"{area}/{topic}/{partition}/"
 
 
 _OURS = {
@@ -139,6 +143,7 @@ class BridgeRunner:
         self.dead_lettered = 0
         self._missing_ids: set[int] = set()
         self._area_bytes = ends.source_area.encode()
+        self._partition_headers: dict[tuple[str, int], tuple[list[tuple[str, bytes]], bytes]] = {}
         self._latency = metrics.LATENCY.labels(ends.name)
 
     async def _learn_schemas(self, batch: Sequence[Incoming]) -> None:
@@ -163,21 +168,24 @@ class BridgeRunner:
             self.decoder.add_writer(schema_id, orjson.loads(text))
 
     def _origin(self, message: Incoming) -> list[tuple[str, bytes]]:
-        ends = self.ends
-        partition, offset = str(message.partition), str(message.offset)
-        topic = message.topic
+        # Everything but the offset is the same for a whole partition: built once.
+        fixed = self._partition_headers.get((message.topic, message.partition))
+        if fixed is None:
+            fixed = self._partition_headers[(message.topic, message.partition)] = (
+                [
+                    (h.ORIGIN_AREA, self._area_bytes),
+                    (h.ORIGIN_TOPIC, message.topic.encode()),
+                    (h.ORIGIN_PARTITION, str(message.partition).encode()),
+                ],
+                _partition_prefix(self.ends.source_area, message.topic, message.partition).encode(),
+            )
+        headers, key_prefix = fixed
+        offset = str(message.offset).encode()
         return [
-            (h.ORIGIN_AREA, self._area_bytes),
-            (h.ORIGIN_TOPIC, topic.encode()),
-            (h.ORIGIN_PARTITION, partition.encode()),
-            (h.ORIGIN_OFFSET, offset.encode()),
+            *headers,
+            (h.ORIGIN_OFFSET, offset),
             (h.MAPPING, self._mapping_label),
-            (
-                h.IDEMPOTENCY_KEY,
-                idempotency_key(
-                    ends.source_area, topic, message.partition, message.offset
-                ).encode(),
-            ),
+            (h.IDEMPOTENCY_KEY, key_prefix + offset),
         ]
 
     def convert(self, message: Incoming) -> tuple[Outgoing | None, Outgoing | None]:
