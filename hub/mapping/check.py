@@ -6,7 +6,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hub.errors import Problem
-from hub.mapping.compile import UNIT_FACTORS
+from hub.mapping.compile import UNIT_FACTORS, id_template_problems
 from hub.mapping.functions import MappingFunctionError, mapping_function
 from hub.mapping.spec import FieldRule, MappingSpec
 
@@ -206,6 +206,10 @@ def check_mapping(
             produced_type = "double"
         if rule.id_template is not None:
             produced_type = "string"
+            problems += [
+                spec.problem((*here, "id"), message)
+                for message in id_template_problems(rule.id_template)
+            ]
         if decided is not None:
             produced_type = decided
         nullable_source = "null" in _branches(given["type"]) and not rule.has_default

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import string
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -13,7 +14,7 @@ from zoneinfo import ZoneInfo
 from hub.mapping.functions import mapping_function
 from hub.mapping.spec import FieldRule, MappingSpec
 
-__all__ = ["UNIT_FACTORS", "MappingError", "compile_mapping"]
+__all__ = ["UNIT_FACTORS", "MappingError", "compile_mapping", "id_template_problems"]
 
 # Each unit in terms of a base unit of its quantity; any two of one quantity convert.
 _UNITS: dict[str, tuple[str, float]] = {
@@ -57,18 +58,47 @@ class MappingError(ValueError):
 Step = Callable[[Any], Any]
 
 
-def _urn_parts(value: str) -> dict[str, str]:
-    parts = value.split(":", 4)
-    if len(parts) != 5 or parts[:2] != ["urn", "ngsi-ld"]:
-        raise ValueError(f"{value!r} is not an urn:ngsi-ld:<Type>:<namespace>:<local id>")
-    return {"type": parts[2], "namespace": parts[3], "local": parts[4]}
+_URN_FIELDS = {"type": 0, "namespace": 1, "local": 2}
+
+
+def id_template_problems(template: str) -> list[str]:
+    """What is wrong with an id template (fields other than the URN's parts, bad braces)."""
+    try:
+        names = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+    except ValueError as exc:
+        return [f"id template {template!r}: {exc}"]
+    return [
+        f"id template {template!r}: {{{name}}} is not one of {{type}}, {{namespace}}, {{local}}"
+        for name in names
+        if name not in _URN_FIELDS
+    ]
+
+
+def _id_rewriter(template: str) -> Step:
+    """The id template as a step: its named fields become positions, so each id costs one
+    split and one format (keyword arguments made it the mapping's dearest step)."""
+    pieces: list[str] = []
+    for literal, name, spec, conversion in string.Formatter().parse(template):
+        pieces.append(literal.replace("{", "{{").replace("}", "}}"))
+        if name is not None:
+            position = _URN_FIELDS[name]  # check_mapping allows only these names
+            suffix = (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")
+            pieces.append(f"{{{position}{suffix}}}")
+    fill = "".join(pieces).format
+
+    def rewrite(value: str) -> str:
+        parts = value.split(":", 4)
+        if len(parts) != 5 or parts[0] != "urn" or parts[1] != "ngsi-ld":
+            raise ValueError(f"{value!r} is not an urn:ngsi-ld:<Type>:<namespace>:<local id>")
+        return fill(parts[2], parts[3], parts[4])
+
+    return rewrite
 
 
 def _steps(rule: FieldRule, spec: MappingSpec, secrets: Mapping[str, bytes]) -> list[Step]:
     steps: list[Step] = []
     if rule.id_template is not None:
-        template = rule.id_template
-        steps.append(lambda v: template.format(**_urn_parts(v)))
+        steps.append(_id_rewriter(rule.id_template))
     if rule.table is not None:
         table = spec.tables[rule.table]
         default, has_default = rule.default, rule.has_default

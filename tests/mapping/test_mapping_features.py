@@ -265,6 +265,8 @@ CHECKS = [
      "fields.x.from: 'label' may be null but 'x' may not (give a default)"),
     ("x: {function: no-such-function, from: label}", target(("x", "string")),
      "fields.x.function: no mapping function 'no-such-function'"),
+    ("x: {from: id, id: 'urn:ngsi-ld:Bus:b:{city}-{local}'}", target(("x", "string")),
+     "fields.x.id: id template 'urn:ngsi-ld:Bus:b:{city}-{local}': {city} is not one of"),
 ]  # fmt: skip
 
 
