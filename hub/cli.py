@@ -15,6 +15,7 @@ import orjson
 
 from hub.config import default_config_path, validate_file
 from hub.errors import ConfigError, TsunaguError
+from hub.gc_policy import tune_for_throughput
 from hub.schemas.catalogue import default_schema_dir
 
 if TYPE_CHECKING:
@@ -51,6 +52,8 @@ class _LazyGroup(click.Group):
 @click.version_option(package_name="tsunagu")
 def main() -> None:
     """Tsunagu: a thin data-linkage hub for smart cities."""
+    # Every command is a process of its own, most of them long-running hub parts.
+    tune_for_throughput()
 
 
 _config_option = click.option(
