@@ -31,6 +31,7 @@ from hub.config import Deployment, load_config
 from hub.connections import Connections, EmbeddedEndpoints, hub_url
 from hub.db import create_schema, make_engine
 from hub.http.app import HubInfo, add_readiness_check, create_app
+from hub.kafka import Admin
 from hub.metrics import set_ready
 from hub.registry.server import create_registry_app
 from hub.registry.store import RegistryStore
@@ -124,6 +125,18 @@ def _mark_not_ready() -> None:
         set_ready(component, False)
 
 
+def _cluster_admins(deployment: Deployment, connections: Connections) -> dict[str, Admin]:
+    """An admin client per cluster the deployment uses, by bootstrap address, the default
+    cluster first (a deployment whose every area has a cluster of its own has none)."""
+    admins: dict[str, Admin] = {}
+    for area in [None, *deployment.areas]:
+        if area is None and deployment.kafka is None and not deployment.uses_embedded_broker:
+            continue
+        cluster = connections.cluster_for(area)
+        admins.setdefault(cluster.bootstrap_servers, connections.admin_for(area))
+    return admins
+
+
 async def run_up(
     options: UpOptions,
     shutdown: asyncio.Event | None = None,
@@ -160,13 +173,14 @@ async def run_up(
         connections = Connections(
             deployment, EmbeddedEndpoints(embedded_bootstrap, f"{local}/registry")
         )
-        default_cluster = connections.cluster_for(None)
-        info = HubInfo(default_cluster.bootstrap_servers, registry_url, base, settings.kafka_client)
+        admins = _cluster_admins(deployment, connections)
+        default_bootstrap = next(iter(admins))
+        info = HubInfo(default_bootstrap, registry_url, base, settings.kafka_client)
         app = create_app(info, create_registry_app(RegistryStore(engine)))
-        main_admin = connections.admin_for(None)
 
         async def kafka_ready() -> bool:
-            await main_admin.ping(timeout=2.0)
+            # Every cluster the deployment uses: a bridge's target cluster counts too.
+            await asyncio.gather(*(admin.ping(timeout=2.0) for admin in admins.values()))
             return True
 
         add_readiness_check(app, "kafka", kafka_ready)
@@ -185,7 +199,7 @@ async def run_up(
         for part in parts:
             await part.start(context)
             started.append(part)
-        announce(f"Kafka bootstrap: {default_cluster.bootstrap_servers}")
+        announce(f"Kafka bootstrap: {default_bootstrap}")
         announce(f"Schema registry: {registry_url}")
         announce(f"Gateway:         {base}  (/v1/info, /healthz, /readyz, /metrics)")
         announce(
