@@ -6,8 +6,9 @@ their header, unreadable encodings, values, unique ids, and references (a stop t
 trip and stop, a trip's route and service). Problems are collected, located as
 ``file:line``, and raised together. What the second pass needs (each table's encoding,
 agency names, translations, GTFS-JP route details, row counts for progress bars) comes
-back in a ``FeedIndex``. Memory stays bounded by the ids of stops, routes and trips and
-one small array of stop sequences per trip, never by the stop_times rows.
+back in a ``FeedIndex``. Memory stays bounded by the ids of stops, routes and trips,
+never by the stop_times rows: the stop sequences of a trip are held only while its rows
+are being read (see ``_stop_times``).
 """
 
 from __future__ import annotations
@@ -78,7 +79,9 @@ class _State:
     services: set[str] = field(default_factory=set)
     stops: set[str] | None = None  # None: stops.txt could not be read, skip the check
     routes: set[str] | None = None
-    trips: set[str] | None = None
+    # trip id -> whether stop_times.txt has had rows of it yet: one dict for the reference
+    # check and for telling trips whose rows are together from trips whose rows are not
+    trips: dict[str, bool] | None = None
 
 
 def check_feed(
@@ -318,11 +321,17 @@ def _route_type(text: str) -> int:
 
 
 def _trips(t: _Rows, c: Columns, p: _Problems, s: _State, index: FeedIndex) -> None:
-    ids: set[str] = set()
+    ids: dict[str, bool] = {}
     routes, services = s.routes, s.services
     for line, row in t:
         where = f"{t.name}:{line}"
-        _unique(ids, row[c["trip_id"]], "trip_id", where, p)
+        trip = row[c["trip_id"]]
+        if not trip:
+            p.add(where, "trip_id is empty")
+        elif trip in ids:
+            p.add(where, f"trip_id {trip!r} is not unique")
+        else:
+            ids[trip] = False
         route = row[c["route_id"]]
         if routes is not None and route not in routes:
             p.add(where, f"route_id {route!r} is not in routes.txt")
@@ -337,15 +346,44 @@ def _trips(t: _Rows, c: Columns, p: _Problems, s: _State, index: FeedIndex) -> N
     s.trips = ids
 
 
+# Valid times are remembered so that each is parsed once: a timetable has few distinct
+# ones (mostly whole minutes). The cap bounds a feed of odd times, then parsed row by row.
+_TIMES_REMEMBERED = 100_000
+
+
 def _stop_times(t: _Rows, c: Columns, p: _Problems, s: _State, index: FeedIndex) -> None:
-    trips, stops = s.trips, s.stops
+    """References, values, and unique stop sequences within each trip.
+
+    Feeds list a trip's stop times together (nearly all sort by trip), so the sequences of
+    the trip being read are all that is held, never a set per trip: stop_times grow with
+    the feed far faster than trips do. A trip whose rows come back after another trip's is
+    remembered, and only such trips are read again for duplicates across their runs.
+    """
+    check_trips = s.trips is not None
+    runs: dict[str, bool] = s.trips if s.trips is not None else {}
+    if check_trips:
+        for trip in runs:  # an earlier try in another encoding may have marked some
+            runs[trip] = False
+    stops = s.stops
     trip_i, seq_i, stop_i = c["trip_id"], c["stop_sequence"], c["stop_id"]
     arr_i, dep_i = c["arrival_time"], c["departure_time"]
-    sequences: dict[str, array[int]] = {}
     gtfs_time = v.gtfs_time
+    times: set[str] = {""}
+    current: str | None = None  # the trip of the run of rows being read
+    known = True  # whether it is in trips.txt
+    sequences: set[int] = set()  # its stop sequences so far in this run
+    split: set[str] = set()  # trips whose rows are in more than one run
     for line, row in t:
         trip, seq_text, stop = row[trip_i], row[seq_i], row[stop_i]
-        if trips is not None and trip not in trips:
+        if trip != current:
+            current, sequences = trip, set()
+            started = runs.get(trip)
+            known = started is not None or not check_trips
+            if started:
+                split.add(trip)
+            elif known:
+                runs[trip] = True
+        if not known:
             p.add(f"{t.name}:{line}", f"trip_id {trip!r} is not in trips.txt")
         if stops is not None and stop and stop not in stops:
             p.add(f"{t.name}:{line}", f"stop_id {stop!r} is not in stops.txt")
@@ -353,21 +391,53 @@ def _stop_times(t: _Rows, c: Columns, p: _Problems, s: _State, index: FeedIndex)
             p.add(f"{t.name}:{line}", f"stop_sequence {seq_text!r} is not a non-negative integer")
         else:
             seq = int(seq_text)
-            seen = sequences.get(trip)
-            if seen is None:
-                sequences[trip] = array("l", (seq,))
-            elif seq in seen:
+            if seq in sequences:
                 p.add(f"{t.name}:{line}", f"stop_sequence {seq} appears twice in trip {trip!r}")
             else:
-                seen.append(seq)
+                sequences.add(seq)
         for i in (arr_i, dep_i):
-            if row[i]:
+            text = row[i]
+            if text not in times:
                 try:
-                    gtfs_time(row[i])
+                    gtfs_time(text)
                 except ValueError as exc:
                     p.add(f"{t.name}:{line}", str(exc))
+                else:
+                    if len(times) < _TIMES_REMEMBERED:
+                        times.add(text)
         if p.full:
-            break
+            return
+    if split:
+        _runs_of_split_trips(t, c, p, split)
+
+
+def _runs_of_split_trips(t: _Rows, c: Columns, p: _Problems, split: set[str]) -> None:
+    """Read stop_times.txt again for duplicate stop sequences between the runs of the trips
+    in ``split`` (duplicates within one run were found by the first read)."""
+    trip_i, seq_i, width = c["trip_id"], c["stop_sequence"], c.width
+    earlier: dict[str, array[int]] = {}  # trip -> every sequence of its runs so far
+    current: str | None = None
+    run: set[int] = set()
+    for line, row in t.table.rows():
+        if len(row) > width:
+            continue  # reported by the first read
+        trip = c.pad(row)[trip_i]
+        if trip != current:
+            current, run = trip, set()
+        seq_text = row[seq_i]
+        if trip not in split or not seq_text.isdigit():
+            continue
+        seq = int(seq_text)
+        seen = earlier.get(trip)
+        if seen is None:
+            earlier[trip] = array("l", (seq,))
+        elif seq not in run:
+            if seq in seen:
+                p.add(f"{t.name}:{line}", f"stop_sequence {seq} appears twice in trip {trip!r}")
+                if p.full:
+                    return
+            seen.append(seq)
+        run.add(seq)
 
 
 def _translations(t: _Rows, c: Columns, p: _Problems, s: _State, index: FeedIndex) -> None:

@@ -152,11 +152,16 @@ class Table:
                 if pending:
                     yield pending
                 return
+            # Of the chunk only its lines are kept, and they are let go before the next read:
+            # a chunk of short rows makes several times its size in line strings.
+            del chunk
             parts = (pending + text).split(separator or "\n")
+            del text
             pending = parts.pop()
+            line += len(parts)
             for part in parts:
                 yield part + "\n"
-            line += len(parts)
+            del parts
 
     def _check_bytes(self, chunk: bytes, line: int, pending: str) -> None:
         nul = chunk.find(b"\x00")

@@ -4,6 +4,7 @@ normalised; every broken feed of google/transitfeed is rejected with a located m
 from __future__ import annotations
 
 import io
+import tracemalloc
 import zipfile
 from collections import Counter
 from pathlib import Path
@@ -246,3 +247,57 @@ def test_a_zip_bomb_is_refused_before_it_is_inflated() -> None:
         open_zip(io.BytesIO(bomb), "bomb.zip", ZipLimits())
     with pytest.raises(MalformedFeedError, match=r"archive inflates to [\d,]+ bytes"):
         open_zip(io.BytesIO(bomb), "bomb.zip", ZipLimits(max_total_bytes=32 << 20, max_ratio=1e9))
+
+
+def _by_sequence(text: str) -> str:
+    """stop_times.txt sorted by stop_sequence: every trip's rows in several runs."""
+    header, *lines = text.splitlines()
+    return "\n".join([header, *sorted(lines, key=lambda line: int(line.split(",")[4]))]) + "\n"
+
+
+def test_stop_times_in_any_order_are_checked_for_duplicates_across_a_trips_rows() -> None:
+    index = index_of(changed(GTFS / "sample_gtfs.zip", {"stop_times.txt": _by_sequence}))
+    assert index.rows["stop_times.txt"] == 28
+    duplicate = "CITY1,7:00:00,7:00:00,EMSI,3,,,,\n"  # CITY1's 3 is in the run of all the 3s
+    feed = changed(
+        GTFS / "sample_gtfs.zip", {"stop_times.txt": lambda t: _by_sequence(t) + duplicate}
+    )
+    with pytest.raises(MalformedFeedError) as caught:
+        index_of(feed)
+    assert str(caught.value) == "stop_times.txt:30: stop_sequence 3 appears twice in trip 'CITY1'"
+
+
+def _long_trips(stops_per_trip: int, trips: int = 500) -> bytes:
+    tables = tables_of(GTFS / "sample_gtfs.zip")
+    trip_rows = [f"AB,FULLW,T{i}" for i in range(trips)]
+    tables["trips.txt"] = "\n".join(["route_id,service_id,trip_id", *trip_rows]).encode()
+    tables["stop_times.txt"] = "\n".join(
+        ["trip_id,arrival_time,departure_time,stop_id,stop_sequence"]
+        + [
+            f"T{i},8:00:00,8:00:00,BULLFROG,{seq}"
+            for i in range(trips)
+            for seq in range(stops_per_trip)
+        ]
+    ).encode()
+    buffer = io.BytesIO()
+    # Stored: inflating buffers up to a chunk of compressed bytes, more for a longer file.
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for name, data in tables.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def _check_peak(feed: bytes) -> int:
+    tracemalloc.start()
+    try:
+        index_of(feed)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_checking_stop_times_takes_no_memory_per_stop_time() -> None:
+    # 100,000 and 300,000 stop times of the same 500 trips (both files several times the
+    # reader's chunk): an array of sequences per trip took 1.6 MB more for the longer trips.
+    short, long = _check_peak(_long_trips(200)), _check_peak(_long_trips(600))
+    assert long - short < 512 << 10
