@@ -102,11 +102,13 @@ class FeedHashes:
     """One feed's content hashes in the store (``hub.publish.ContentHashes``), with the most
     recent ones cached in memory so a feed that repeats itself costs no reads.
 
-    The cache is bounded (``cache_size`` entries); a feed larger than that, such as a
-    national timetable, reads the rest from the store batch by batch.
+    The cache is bounded (``cache_size`` entries, about 240 bytes each); a feed larger than
+    that, such as a national timetable, reads the rest from the store batch by batch. 50,000
+    covers the feeds polled every few seconds (vehicles, stations); a larger cache would
+    only hold a part of a timetable, whose every batch goes to the store all the same.
     """
 
-    def __init__(self, store: FeedStateStore, feed: str, cache_size: int = 200_000) -> None:
+    def __init__(self, store: FeedStateStore, feed: str, cache_size: int = 50_000) -> None:
         self.store = store
         self.feed = feed
         self.cache_size = cache_size
