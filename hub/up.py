@@ -30,6 +30,7 @@ from hub.broker import EmbeddedBroker, ensure_port_free
 from hub.config import Deployment, load_config
 from hub.connections import Connections, EmbeddedEndpoints, hub_url
 from hub.db import create_schema, make_engine
+from hub.demo import serve_demo_feeds
 from hub.http.app import HubInfo, add_readiness_check, create_app
 from hub.kafka import Admin
 from hub.metrics import set_ready
@@ -137,6 +138,23 @@ def _cluster_admins(deployment: Deployment, connections: Connections) -> dict[st
     return admins
 
 
+def _hub_app(
+    deployment: Deployment, info: HubInfo, engine: AsyncEngine, admins: dict[str, Admin]
+) -> web.Application:
+    """The HTTP app before the parts add theirs: info, health, metrics, the registry."""
+    app = create_app(info, create_registry_app(RegistryStore(engine)))
+    if deployment.hub.demo_feeds:
+        serve_demo_feeds(app)
+
+    async def kafka_ready() -> bool:
+        # Every cluster the deployment uses: a bridge's target cluster counts too.
+        await asyncio.gather(*(admin.ping(timeout=2.0) for admin in admins.values()))
+        return True
+
+    add_readiness_check(app, "kafka", kafka_ready)
+    return app
+
+
 async def run_up(
     options: UpOptions,
     shutdown: asyncio.Event | None = None,
@@ -176,14 +194,7 @@ async def run_up(
         admins = _cluster_admins(deployment, connections)
         default_bootstrap = next(iter(admins))
         info = HubInfo(default_bootstrap, registry_url, base, settings.kafka_client)
-        app = create_app(info, create_registry_app(RegistryStore(engine)))
-
-        async def kafka_ready() -> bool:
-            # Every cluster the deployment uses: a bridge's target cluster counts too.
-            await asyncio.gather(*(admin.ping(timeout=2.0) for admin in admins.values()))
-            return True
-
-        add_readiness_check(app, "kafka", kafka_ready)
+        app = _hub_app(deployment, info, engine, admins)
         context = HubContext(deployment, catalogue, connections, engine, app, shutdown)
         for part in parts:
             part.configure(context)

@@ -33,6 +33,8 @@ def demo_config(tmp_path: Path, port: int) -> Path:
     text = re.sub(
         r"http: \{host: 127.0.0.1, port: \d+\}", f"http: {{host: 127.0.0.1, port: {port}}}", text
     )
+    # The demo's feeds replay what the hub itself serves at /demo/feeds/.
+    text = text.replace("http://127.0.0.1:8080/demo/", f"http://127.0.0.1:{port}/demo/")
     text = text.replace(
         'store: {url: "sqlite:///tsunagu.db"}', f'store: {{url: "sqlite:///{tmp_path}/hub.db"}}'
     )
@@ -137,6 +139,19 @@ def test_the_demo_hub_serves_an_independent_avro_consumer(tmp_path: Path) -> Non
         assert sample["latitude"] == 36.303
         assert sample["area"] == "kaga"
         assert sample["source_feed"].startswith("http:tk_")
+
+        # The demo replays the packaged Bull Runner feeds through its own adapters.
+        deadline = time.monotonic() + 60
+        while True:
+            feeds = {f["id"]: f for f in get_json(f"{base}/v1/feeds")[1]}  # type: ignore[union-attr, index]
+            demo = [feeds[f] for f in ("usf-bull-runner-positions", "usf-bull-runner-gtfs")]
+            if all(f["healthy"] and f["last_success_ms"] for f in demo):
+                break
+            assert time.monotonic() < deadline, demo
+            time.sleep(0.5)
+        metrics = urllib.request.urlopen(f"{base}/metrics", timeout=10).read().decode()
+        produced = 'outcome="produced",topic="tampa.mobility.vehicle-positions.v1"} 10.0'
+        assert produced in metrics
     finally:
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=30)

@@ -180,6 +180,8 @@ class HubSettings(_Model):
     store: StoreSettings = StoreSettings()
     kafka_client: Literal["confluent", "kafka-python"] = "confluent"
     embedded_broker: EmbeddedBrokerSettings = EmbeddedBrokerSettings()
+    # Serve the packaged sample feeds at /demo/feeds/ (the demo deployment replays them).
+    demo_feeds: bool = False
 
 
 # --- connections -----------------------------------------------------------------------

@@ -112,7 +112,8 @@ function render(status) {
   document.getElementById("bridges-empty").hidden = status.bridges.length > 0;
   previous.at = now;
 
-  offerTopics(status.positions_topics);
+  const records = new Map(status.topics.map((topic) => [topic.name, topic.records_total]));
+  offerTopics(status.positions_topics, records);
 }
 
 async function poll() {
@@ -132,7 +133,7 @@ async function poll() {
 
 // --- vehicle positions ------------------------------------------------------------------
 
-function offerTopics(topics) {
+function offerTopics(topics, records) {
   const select = document.getElementById("positions-topic");
   const wanted = new URLSearchParams(location.search).get("positions");
   const names = wanted && !topics.includes(wanted) ? [wanted, ...topics] : topics;
@@ -145,7 +146,9 @@ function offerTopics(topics) {
     }));
   }
   if (streamTopic === null && names.length) {
-    select.value = wanted || names[0];
+    // The first topic that has carried records, so the map shows something from the start.
+    const busy = names.find((name) => (records.get(name) || 0) > 0);
+    select.value = wanted || busy || names[0];
     subscribe(select.value);
   }
 }
