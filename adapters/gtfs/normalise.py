@@ -8,6 +8,7 @@ routes get their agency's name and the GTFS-JP ``routes_jp.txt`` details.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -187,49 +188,71 @@ def _trip(index: FeedIndex, c: Callable[[str], int], p: Params) -> Maker:
 
 
 def _stop_time(index: FeedIndex, c: Callable[[str], int], p: Params) -> Maker:
+    # Run once per row of the largest table, tens of millions in a national feed: what
+    # repeats (a trip's id over its stops, the times of a timetable, absent columns) is
+    # worked out once.
     tr = index.translations.lookup
     make_id, envelope = p.make_id, p.envelope
     trip_i, seq_i, stop_i = c("trip_id"), c("stop_sequence"), c("stop_id")
     arr_i, dep_i, head_i = c("arrival_time"), c("departure_time"), c("stop_headsign")
     pick_i, drop_i = c("pickup_type"), c("drop_off_type")
     dist_i, timepoint_i = c("shape_dist_traveled"), c("timepoint")
-    texts = {
-        k: c(k)
-        for k in (
-            "location_group_id",
-            "location_id",
-            "pickup_booking_rule_id",
-            "drop_off_booking_rule_id",
-        )
+    optional: dict[str, tuple[int, Callable[[str], Any]]] = {
+        **{
+            k: (c(k), _text)
+            for k in (
+                "location_group_id",
+                "location_id",
+                "pickup_booking_rule_id",
+                "drop_off_booking_rule_id",
+            )
+        },
+        **{k: (c(k), v.opt_int) for k in ("continuous_pickup", "continuous_drop_off")},
+        **{
+            k: (c(k), v.opt_time)
+            for k in ("start_pickup_drop_off_window", "end_pickup_drop_off_window")
+        },
     }
-    ints = {k: c(k) for k in ("continuous_pickup", "continuous_drop_off")}
-    windows = {k: c(k) for k in ("start_pickup_drop_off_window", "end_pickup_drop_off_window")}
-    opt_time, opt_int, code, pd = v.opt_time, v.opt_int, v.code, v.PICKUP_DROP_OFF
+    padding = index.columns["stop_times.txt"].width  # where absent columns point: always ""
+    present = {k: ip for k, ip in optional.items() if ip[0] != padding}
+    missing = {k: None for k in optional if k not in present}
+    seconds = functools.lru_cache(maxsize=100_000)(v.opt_time)
+    code, pd = v.code, v.PICKUP_DROP_OFF
+    pickup_drop_off = {"": pd[0], **{str(i): symbol for i, symbol in enumerate(pd)}}
     timepoints = {"": None, "0": False, "1": True}
+    run_trip: str | None = None  # the trip of the previous row, and the start of its ids
+    run_prefix = ""
 
     def make(row: list[str]) -> Record:
+        nonlocal run_trip, run_prefix
         trip, seq, headsign = row[trip_i], row[seq_i], row[head_i]
+        if trip != run_trip:
+            # make_id joins the parts of a local id with ":" (see adapters.base.urn); the
+            # sequence, ASCII digits after the check, is URN-safe as it is.
+            run_trip, run_prefix = trip, make_id("StopTime", trip) + ":"
+        pickup, drop_off = row[pick_i], row[drop_i]
         record: Record = {
-            "id": make_id("StopTime", trip, seq),
+            "id": run_prefix + seq if seq.isascii() else make_id("StopTime", trip, seq),
             **envelope,
             "trip_id": trip,
             "stop_sequence": int(seq),
             "stop_id": row[stop_i] or None,
-            "arrival_time": opt_time(row[arr_i]),
-            "departure_time": opt_time(row[dep_i]),
+            "arrival_time": seconds(row[arr_i]),
+            "departure_time": seconds(row[dep_i]),
             "stop_headsign": headsign or None,
             "stop_headsign_translations": tr("stop_times", "stop_headsign", headsign, trip, seq),
-            "pickup_type": code(row[pick_i], pd, "pickup_type"),
-            "drop_off_type": code(row[drop_i], pd, "drop_off_type"),
+            "pickup_type": pickup_drop_off.get(pickup) or code(pickup, pd, "pickup_type"),
+            "drop_off_type": pickup_drop_off.get(drop_off) or code(drop_off, pd, "drop_off_type"),
             "shape_dist_traveled": v.opt_float(row[dist_i]),
             "timepoint": timepoints.get(row[timepoint_i]),
+            **missing,
         }
-        for key, i in texts.items():
-            record[key] = row[i] or None
-        for key, i in ints.items():
-            record[key] = opt_int(row[i])
-        for key, i in windows.items():
-            record[key] = opt_time(row[i])
+        for key, (i, parse) in present.items():
+            record[key] = parse(row[i])
         return record
 
     return make
+
+
+def _text(cell: str) -> str | None:
+    return cell or None
