@@ -10,7 +10,7 @@ from typing import Any, Protocol
 import fastavro
 import fastavro._write as _avro_write
 
-from hub.codec import Decoder, Encoder, header
+from hub.codec import Decoder, Encoder, header, plain_times
 
 __all__ = ["CODECS", "Codec"]
 
@@ -32,7 +32,7 @@ class _Fastavro:
         del source_id  # values are read after their 5-byte frame, whatever its id
         self._named: dict[str, Any] = {}
         self._writer = fastavro.parse_schema(dict(target), self._named)
-        self._reader = fastavro.parse_schema(_plain(source))
+        self._reader = fastavro.parse_schema(plain_times(dict(source)))
         self._header = header(1)
 
     def encode(self, record: Mapping[str, Any]) -> bytes:
@@ -58,15 +58,6 @@ class _Compiled:
 
     def decode(self, data: bytes) -> dict[str, Any]:
         return self._decoder.decode(data)
-
-
-def _plain(schema: Any) -> Any:
-    """Times read as the integers on the wire, as the hub reads them."""
-    if isinstance(schema, dict):
-        return {k: _plain(v) for k, v in schema.items() if k != "logicalType"}
-    if isinstance(schema, list):
-        return [_plain(s) for s in schema]
-    return schema
 
 
 CodecFactory = Callable[[Mapping[str, Any], Mapping[str, Any], int], Codec]

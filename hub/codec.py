@@ -91,16 +91,16 @@ _TIME_TYPES = {
 }
 
 
-def _plain_times(schema: Any) -> Any:
+def plain_times(schema: Any) -> Any:
     """``schema`` without time logical types, so they decode to the numbers on the wire."""
     if isinstance(schema, dict):
         return {
-            k: _plain_times(v)
+            k: plain_times(v)
             for k, v in schema.items()
             if not (k == "logicalType" and v in _TIME_TYPES)
         }
     if isinstance(schema, list):
-        return [_plain_times(item) for item in schema]
+        return [plain_times(item) for item in schema]
     return schema
 
 
@@ -113,7 +113,7 @@ class Decoder:
     """
 
     def __init__(self, reader_schema: Mapping[str, Any] | None = None) -> None:
-        self._reader_plain = None if reader_schema is None else _plain_times(dict(reader_schema))
+        self._reader_plain = None if reader_schema is None else plain_times(dict(reader_schema))
         self._reader = (
             None if self._reader_plain is None else fastavro.parse_schema(self._reader_plain)
         )
@@ -133,7 +133,7 @@ class Decoder:
 
     def add_writer(self, schema_id: int, schema: Mapping[str, Any]) -> None:
         """Teach the decoder a writer schema (ids are immutable, so this is cached for good)."""
-        plain = _plain_times(dict(schema))
+        plain = plain_times(dict(schema))
         # Resolving a schema against itself changes nothing and costs half of the decode.
         same = (
             self._reader_form is not None and to_parsing_canonical_form(plain) == self._reader_form

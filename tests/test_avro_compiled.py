@@ -13,7 +13,7 @@ import fastavro
 import pytest
 
 from hub.avro_compiled import compile_reader, compile_writer
-from hub.codec import Decoder, Encoder, header
+from hub.codec import Decoder, Encoder, header, plain_times
 from hub.errors import DecodeError, EncodeError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -128,15 +128,6 @@ def _fastavro_value(parsed: Any, data: bytes) -> Any:
     return fastavro.schemaless_reader(io.BytesIO(data), parsed, None)
 
 
-def _plain(schema: Any) -> Any:
-    """Without logical types, as the hub's Decoder reads (times stay integers)."""
-    if isinstance(schema, dict):
-        return {k: _plain(v) for k, v in schema.items() if k != "logicalType"}
-    if isinstance(schema, list):
-        return [_plain(s) for s in schema]
-    return schema
-
-
 def _schemas() -> list[Any]:
     return [pytest.param(json.loads(p.read_text()), id=p.stem) for p in SCHEMAS] + [
         pytest.param(EVERY_TYPE, id="every-type")
@@ -145,7 +136,7 @@ def _schemas() -> list[Any]:
 
 @pytest.mark.parametrize("schema", _schemas())
 def test_writes_what_fastavro_writes_and_reads_what_it_reads(schema: dict[str, Any]) -> None:
-    plain = _plain(schema)
+    plain = plain_times(schema)
     parsed = fastavro.parse_schema(plain)
     write, read = compile_writer(plain), compile_reader(plain)
     assert write is not None

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from hub.broker import EmbeddedBroker
 from hub.db import create_schema, make_engine
 from hub.errors import BrokerStartError
+from hub.kafka import Cluster
 from hub.registry import RegistryStore, create_registry_app
 from tests.conftest import REPO, service_missing
 from tests.ingest_runtime.harness import serve
+
+if TYPE_CHECKING:
+    from tests.bridging.processes import World
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -59,3 +64,28 @@ async def two_registries(tmp_path: Path) -> AsyncIterator[TwoAreas]:
         yield TwoAreas(urls[0], urls[1], schemas)
     for engine in engines:
         await engine.dispose()
+
+
+@pytest.fixture
+def make_world(
+    tmp_path: Path,
+    cluster: Cluster,
+    broker_b: EmbeddedBroker,
+    two_registries: TwoAreas,
+    unique: str,
+) -> Callable[..., World]:
+    """``World.write`` for this test: Kaga on the session broker, Ishikawa on broker B, each
+    with its own registry; keyword arguments change any of that or add options."""
+    from tests.bridging.processes import World  # noqa: PLC0415 - processes imports this module
+
+    def make(**options: Any) -> World:
+        settings: dict[str, Any] = {
+            "bootstrap_a": cluster.bootstrap_servers,
+            "bootstrap_b": broker_b.bootstrap_servers,
+            "registry_a": two_registries.registry_a,
+            "registry_b": two_registries.registry_b,
+            **options,
+        }
+        return World.write(tmp_path, two_registries.schemas, unique=unique, **settings)
+
+    return make

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import aiohttp
@@ -31,22 +31,8 @@ from tests.ingest_runtime.harness import serve
 
 
 @pytest.fixture
-async def world(
-    tmp_path: Path,
-    cluster: Cluster,
-    broker_b: EmbeddedBroker,
-    two_registries: TwoAreas,
-    unique: str,
-) -> AsyncIterator[World]:
-    w = World.write(
-        tmp_path,
-        two_registries.schemas,
-        unique=unique,
-        bootstrap_a=cluster.bootstrap_servers,
-        bootstrap_b=broker_b.bootstrap_servers,
-        registry_a=two_registries.registry_a,
-        registry_b=two_registries.registry_b,
-    )
+async def world(make_world: Callable[..., World]) -> AsyncIterator[World]:
+    w = make_world()
     yield w
     w.stop_all()
 
@@ -159,18 +145,10 @@ async def test_a_target_registry_that_refuses_the_schema_stops_the_bridge_with_i
 
 
 async def test_an_unreachable_target_cluster_pauses_the_bridge_until_it_is_back(
-    tmp_path: Path, cluster: Cluster, two_registries: TwoAreas, unique: str
+    tmp_path: Path, cluster: Cluster, two_registries: TwoAreas, make_world: Callable[..., World]
 ) -> None:
     port = free_port()
-    world = World.write(
-        tmp_path,
-        two_registries.schemas,
-        unique=unique,
-        bootstrap_a=cluster.bootstrap_servers,
-        bootstrap_b=f"127.0.0.1:{port}",
-        registry_a=two_registries.registry_a,
-        registry_b=two_registries.registry_b,
-    )
+    world = make_world(bootstrap_b=f"127.0.0.1:{port}")
     await world.apply(source_only=True)  # Ishikawa's cluster is not up yet
     deployment, catalogue, connections = deployment_of(world)
     await world.produce_positions(0, 200)

@@ -6,25 +6,18 @@ from __future__ import annotations
 import asyncio
 import collections
 import signal
-from pathlib import Path
+from collections.abc import Callable
 
 from hub.kafka import Cluster
-from tests.bridging.conftest import TwoAreas
 from tests.bridging.processes import TopicReader, World
 
 
 async def test_a_killed_transactional_bridge_still_delivers_each_record_once(
-    tmp_path: Path, cluster: Cluster, two_registries: TwoAreas, unique: str
+    cluster: Cluster, make_world: Callable[..., World]
 ) -> None:
     total = 20_000
-    world = World.write(
-        tmp_path,
-        two_registries.schemas,
-        unique=unique,
-        bootstrap_a=cluster.bootstrap_servers,
+    world = make_world(
         bootstrap_b=cluster.bootstrap_servers,  # both areas on one cluster
-        registry_a=two_registries.registry_a,
-        registry_b=two_registries.registry_b,
         bridge_options=", delivery: exactly-once",
     )
     await world.apply()

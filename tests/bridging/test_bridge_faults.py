@@ -8,37 +8,16 @@ import asyncio
 import collections
 import re
 import signal
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 
 import pytest
 
-from hub.broker import EmbeddedBroker
-from hub.kafka import Cluster
-from tests.bridging.conftest import TwoAreas
 from tests.bridging.processes import TopicReader, World
 
 
 @pytest.fixture
-def world(
-    tmp_path: Path,
-    cluster: Cluster,
-    broker_b: EmbeddedBroker,
-    two_registries: TwoAreas,
-    unique: str,
-    request: pytest.FixtureRequest,
-) -> Iterator[World]:
-    partitions = getattr(request, "param", 3)
-    w = World.write(
-        tmp_path,
-        two_registries.schemas,
-        unique=unique,
-        bootstrap_a=cluster.bootstrap_servers,
-        bootstrap_b=broker_b.bootstrap_servers,
-        registry_a=two_registries.registry_a,
-        registry_b=two_registries.registry_b,
-        partitions=partitions,
-    )
+def world(make_world: Callable[..., World], request: pytest.FixtureRequest) -> Iterator[World]:
+    w = make_world(partitions=getattr(request, "param", 3))
     try:
         yield w
     finally:

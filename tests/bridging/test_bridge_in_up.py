@@ -8,13 +8,12 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
 
-from hub.broker import EmbeddedBroker, free_port
-from hub.kafka import Cluster
-from tests.bridging.conftest import TwoAreas
+from hub.broker import free_port
 from tests.bridging.processes import BRIDGE, TopicReader, World
 
 
@@ -27,21 +26,9 @@ async def _get(session: aiohttp.ClientSession, url: str) -> tuple[int, str]:
 
 
 async def test_up_runs_the_bridges_of_its_configuration(
-    tmp_path: Path,
-    cluster: Cluster,
-    broker_b: EmbeddedBroker,
-    two_registries: TwoAreas,
-    unique: str,
+    tmp_path: Path, make_world: Callable[..., World]
 ) -> None:
-    world = World.write(
-        tmp_path,
-        two_registries.schemas,
-        unique=unique,
-        bootstrap_a=cluster.bootstrap_servers,
-        bootstrap_b=broker_b.bootstrap_servers,
-        registry_a=two_registries.registry_a,
-        registry_b=two_registries.registry_b,
-    )
+    world = make_world()
     port = free_port()
     world.config.write_text(
         world.config.read_text().replace(

@@ -3,14 +3,12 @@ normalized JSON-LD entities with the @context Ishikawa names, for a FIWARE-based
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable
 
 import orjson
 import pytest
 
 from hub import headers as h
-from hub.broker import EmbeddedBroker
-from hub.kafka import Cluster
 from tests.bridging.conftest import TwoAreas
 from tests.bridging.processes import TopicReader, World, position
 
@@ -18,22 +16,9 @@ CONTEXT = "https://ishikawa.example.jp/ngsi-ld/context.jsonld"
 
 
 async def test_positions_arrive_as_ngsi_ld_entities(
-    tmp_path: Path,
-    cluster: Cluster,
-    broker_b: EmbeddedBroker,
-    two_registries: TwoAreas,
-    unique: str,
+    two_registries: TwoAreas, make_world: Callable[..., World]
 ) -> None:
-    world = World.write(
-        tmp_path,
-        two_registries.schemas,
-        unique=unique,
-        bootstrap_a=cluster.bootstrap_servers,
-        bootstrap_b=broker_b.bootstrap_servers,
-        registry_a=two_registries.registry_a,
-        registry_b=two_registries.registry_b,
-        bridge_options=", format: ngsi-ld",
-    )
+    world = make_world(bridge_options=", format: ngsi-ld")
     config = world.config.read_text().replace(
         f'registry: {{url: "{two_registries.registry_b}"}}',
         f'registry: {{url: "{two_registries.registry_b}"}}\n    ngsi_ld_context: ["{CONTEXT}"]',
