@@ -159,14 +159,7 @@ class Decoder:
             decoded = fastavro.schemaless_reader(stream, schemas[0], schemas[1])
         except (ValueError, TypeError, EOFError, IndexError, UnicodeDecodeError) as exc:
             raise DecodeError(f"value is not valid Avro for schema id {schema_id}: {exc}") from exc
-        if stream.tell() != len(data):
-            raise DecodeError(
-                f"value has {len(data) - stream.tell()} trailing byte(s) after the record "
-                f"(schema id {schema_id})"
-            )
-        if not isinstance(decoded, dict):
-            raise DecodeError(f"schema id {schema_id} is not a record schema")
-        return decoded
+        return _whole_record(decoded, stream.tell(), len(data), schema_id)
 
     @staticmethod
     def _decode_compiled(read: Reader, data: bytes, schema_id: int) -> dict[str, Any]:
@@ -176,13 +169,17 @@ class Decoder:
             raise DecodeError(
                 f"value is not valid Avro for schema id {schema_id}: {type(exc).__name__}: {exc}"
             ) from exc
-        if end > len(data):
-            raise DecodeError(f"value ends inside the record (schema id {schema_id})")
-        if end != len(data):
-            raise DecodeError(
-                f"value has {len(data) - end} trailing byte(s) after the record "
-                f"(schema id {schema_id})"
-            )
-        if not isinstance(decoded, dict):
-            raise DecodeError(f"schema id {schema_id} is not a record schema")
-        return decoded
+        return _whole_record(decoded, end, len(data), schema_id)
+
+
+def _whole_record(decoded: object, end: int, size: int, schema_id: int) -> dict[str, Any]:
+    """``decoded``, when it is a record that ended exactly where the value's bytes do."""
+    if end > size:
+        raise DecodeError(f"value ends inside the record (schema id {schema_id})")
+    if end != size:
+        raise DecodeError(
+            f"value has {size - end} trailing byte(s) after the record (schema id {schema_id})"
+        )
+    if not isinstance(decoded, dict):
+        raise DecodeError(f"schema id {schema_id} is not a record schema")
+    return decoded
