@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -40,6 +41,7 @@ def demo_config(tmp_path: Path, port: int) -> Path:
     )
     config = tmp_path / "topics.yaml"
     config.write_text(text)
+    shutil.copytree(REPO / "mappings", tmp_path / "mappings")  # relative to topics.yaml
     return config
 
 
@@ -152,6 +154,13 @@ def test_the_demo_hub_serves_an_independent_avro_consumer(tmp_path: Path) -> Non
         metrics = urllib.request.urlopen(f"{base}/metrics", timeout=10).read().decode()
         produced = 'outcome="produced",topic="tampa.mobility.vehicle-positions.v1"} 10.0'
         assert produced in metrics
+        # ...and its bridge turns them into NGSI-LD entities for the city OS area.
+        bridged = 'tsunagu_bridge_records_out_total{bridge="tampa-to-city-os"} 10.0'
+        deadline = time.monotonic() + 60
+        while bridged not in metrics:
+            assert time.monotonic() < deadline, "the demo bridge converted nothing"
+            time.sleep(0.5)
+            metrics = urllib.request.urlopen(f"{base}/metrics", timeout=10).read().decode()
     finally:
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=30)
