@@ -238,6 +238,59 @@ def _unique(ids: set[str], value: str, column: str, where: str, problems: _Probl
         ids.add(value)
 
 
+# Cells the second pass parses beyond the checks below: each is checked here too, or a value
+# the records cannot take would stop the import half published. Valid texts are remembered
+# (codes and small numbers repeat) up to a bound, past which each is parsed.
+_Parse = Callable[[str], object]
+_VALUES_REMEMBERED = 10_000
+
+
+def _code(symbols: tuple[str, ...], column: str) -> _Parse:
+    return lambda text: v.code(text, symbols, column)
+
+
+def _integer(column: str) -> _Parse:
+    def parse(text: str) -> int:
+        try:
+            return int(text)
+        except ValueError:
+            raise ValueError(f"{column} {text!r} is not an integer") from None
+
+    return parse
+
+
+def _number(column: str) -> _Parse:
+    def parse(text: str) -> float:
+        try:
+            return float(text)
+        except ValueError:
+            raise ValueError(f"{column} {text!r} is not a number") from None
+
+    return parse
+
+
+_Parsers = list[tuple[int, _Parse, set[str]]]
+
+
+def _parsers(c: Columns, parsers: dict[str, _Parse]) -> _Parsers:
+    """(index, parse, valid texts seen) of the columns in ``parsers`` that the header has."""
+    return [(c[name], parse, {""}) for name, parse in parsers.items() if c.has(name)]
+
+
+def _values(p: _Problems, name: str, line: int, row: list[str], parsers: _Parsers) -> None:
+    for i, parse, valid in parsers:
+        text = row[i]
+        if text in valid:
+            continue
+        try:
+            parse(text)
+        except ValueError as exc:
+            p.add(f"{name}:{line}", str(exc))
+            continue
+        if len(valid) < _VALUES_REMEMBERED:
+            valid.add(text)
+
+
 def _agency(t: _Rows, c: Columns, p: _Problems, s: _State, index: FeedIndex) -> None:
     for line, row in t:
         for column in ("agency_name", "agency_url", "agency_timezone"):
@@ -288,9 +341,17 @@ def _location_type(text: str) -> str:
 def _stops(t: _Rows, c: Columns, p: _Problems, s: _State, index: FeedIndex) -> None:
     ids: set[str] = set()
     lat, lon, kind = c["stop_lat"], c["stop_lon"], c["location_type"]
+    more = _parsers(
+        c,
+        {
+            "wheelchair_boarding": _code(v.ACCESSIBILITY, "wheelchair_boarding"),
+            "stop_access": _integer("stop_access"),
+        },
+    )
     for line, row in t:
         where = f"{t.name}:{line}"
         _unique(ids, row[c["stop_id"]], "stop_id", where, p)
+        _values(p, t.name, line, row, more)
         if _value(p, where, _location_type, row[kind]):
             needs_position = row[kind] in ("", "0", "1", "2")
             for i, parse, column in ((lat, _latitude, "stop_lat"), (lon, _longitude, "stop_lon")):
@@ -304,10 +365,13 @@ def _stops(t: _Rows, c: Columns, p: _Problems, s: _State, index: FeedIndex) -> N
 def _routes(t: _Rows, c: Columns, p: _Problems, s: _State, index: FeedIndex) -> None:
     ids: set[str] = set()
     several_agencies = len(index.agencies) > 1
+    columns = ("route_sort_order", "continuous_pickup", "continuous_drop_off")
+    more = _parsers(c, {column: _integer(column) for column in columns})
     for line, row in t:
         where = f"{t.name}:{line}"
         _unique(ids, row[c["route_id"]], "route_id", where, p)
         _value(p, where, _route_type, row[c["route_type"]])
+        _values(p, t.name, line, row, more)
         agency = row[c["agency_id"]]
         if several_agencies and agency not in index.agencies:
             p.add(where, f"agency_id {agency!r} is not in agency.txt")
@@ -315,7 +379,7 @@ def _routes(t: _Rows, c: Columns, p: _Problems, s: _State, index: FeedIndex) -> 
 
 
 def _route_type(text: str) -> int:
-    if not text.isdigit():
+    if not text.isdecimal():
         raise ValueError(f"route_type {text!r} is not a number")
     return int(text)
 
@@ -323,6 +387,8 @@ def _route_type(text: str) -> int:
 def _trips(t: _Rows, c: Columns, p: _Problems, s: _State, index: FeedIndex) -> None:
     ids: dict[str, bool] = {}
     routes, services = s.routes, s.services
+    columns = ("wheelchair_accessible", "bikes_allowed", "cars_allowed")
+    more = _parsers(c, {column: _code(v.ACCESSIBILITY, column) for column in columns})
     for line, row in t:
         where = f"{t.name}:{line}"
         trip = row[c["trip_id"]]
@@ -343,6 +409,7 @@ def _trips(t: _Rows, c: Columns, p: _Problems, s: _State, index: FeedIndex) -> N
         direction = row[c["direction_id"]]
         if direction not in ("", "0", "1"):
             p.add(where, f"direction_id {direction!r} is not 0 or 1")
+        _values(p, t.name, line, row, more)
     s.trips = ids
 
 
@@ -369,6 +436,18 @@ def _stop_times(t: _Rows, c: Columns, p: _Problems, s: _State, index: FeedIndex)
     arr_i, dep_i = c["arrival_time"], c["departure_time"]
     gtfs_time = v.gtfs_time
     times: set[str] = {""}
+    more = _parsers(
+        c,
+        {
+            "pickup_type": _code(v.PICKUP_DROP_OFF, "pickup_type"),
+            "drop_off_type": _code(v.PICKUP_DROP_OFF, "drop_off_type"),
+            "shape_dist_traveled": _number("shape_dist_traveled"),
+            "continuous_pickup": _integer("continuous_pickup"),
+            "continuous_drop_off": _integer("continuous_drop_off"),
+            "start_pickup_drop_off_window": gtfs_time,
+            "end_pickup_drop_off_window": gtfs_time,
+        },
+    )
     current: str | None = None  # the trip of the run of rows being read
     known = True  # whether it is in trips.txt
     sequences: set[int] = set()  # its stop sequences so far in this run
@@ -387,7 +466,7 @@ def _stop_times(t: _Rows, c: Columns, p: _Problems, s: _State, index: FeedIndex)
             p.add(f"{t.name}:{line}", f"trip_id {trip!r} is not in trips.txt")
         if stops is not None and stop and stop not in stops:
             p.add(f"{t.name}:{line}", f"stop_id {stop!r} is not in stops.txt")
-        if not seq_text.isdigit():
+        if not seq_text.isdecimal():
             p.add(f"{t.name}:{line}", f"stop_sequence {seq_text!r} is not a non-negative integer")
         else:
             seq = int(seq_text)
@@ -405,6 +484,8 @@ def _stop_times(t: _Rows, c: Columns, p: _Problems, s: _State, index: FeedIndex)
                 else:
                     if len(times) < _TIMES_REMEMBERED:
                         times.add(text)
+        if more:
+            _values(p, t.name, line, row, more)
         if p.full:
             return
     if split:
@@ -425,7 +506,7 @@ def _runs_of_split_trips(t: _Rows, c: Columns, p: _Problems, split: set[str]) ->
         if trip != current:
             current, run = trip, set()
         seq_text = row[seq_i]
-        if trip not in split or not seq_text.isdigit():
+        if trip not in split or not seq_text.isdecimal():
             continue
         seq = int(seq_text)
         seen = earlier.get(trip)

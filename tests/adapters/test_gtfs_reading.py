@@ -228,6 +228,27 @@ def test_several_problems_are_reported_together() -> None:
     assert "trips.txt:2: route_id 'ZZ' is not in routes.txt" in message
 
 
+def test_every_value_the_records_take_is_checked_before_anything_is_published() -> None:
+    # Each of these once passed the check and then stopped the import half published.
+    feed = changed(
+        GTFS / "sample_gtfs.zip",
+        {
+            "trips.txt": lambda t: t.replace("shape_id\n", "shape_id,bikes_allowed\n").replace(
+                "AB,FULLW,AB1,to Bullfrog,0,1.000000,", "AB,FULLW,AB1,to Bullfrog,0,1.000000,,yes"
+            ),
+            "stop_times.txt": lambda t: t.replace(
+                "STBA,6:00:00,6:00:00,STAGECOACH,1,,,,", "STBA,6:00:00,6:00:00,STAGECOACH,1,,7,,far"
+            ),
+        },
+    )
+    with pytest.raises(MalformedFeedError) as caught:
+        index_of(feed)
+    message = str(caught.value)
+    assert message.startswith("trips.txt:2: bikes_allowed 'yes' is not one of 0-2")
+    assert "stop_times.txt:2: pickup_type '7' is not one of 0-3" in message
+    assert "stop_times.txt:2: shape_dist_traveled 'far' is not a number" in message
+
+
 def _bomb(member_bytes: int) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
