@@ -17,7 +17,7 @@ from typing import Any
 
 from fastavro.write import LOGICAL_WRITERS
 
-__all__ = ["Reader", "Writer", "compile_reader", "compile_writer"]
+__all__ = ["FieldError", "Reader", "Writer", "compile_reader", "compile_writer"]
 
 #: Appends one value's Avro binary encoding to the buffer.
 Writer = Callable[[bytearray, Any], None]
@@ -32,6 +32,19 @@ _NAMED = {"record", "error", "enum", "fixed"}
 
 class Unsupported(Exception):
     """The schema uses something this compiler leaves to fastavro."""
+
+
+class FieldError(ValueError):
+    """A value that does not fit its field; ``path`` names the field (dotted into records)."""
+
+    def __init__(self, path: str, reason: BaseException) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"field {path!r}: {type(reason).__name__}: {reason}")
+
+
+# What the generated writers raise for a value of the wrong type or range.
+_WRITE_ERRORS = (ValueError, TypeError, KeyError, AttributeError, OverflowError, struct.error)
 
 
 def _write_long(append: Callable[[int], None], n: int) -> None:
@@ -276,7 +289,13 @@ class _WriterCompiler:
                 self.src.emit(indent, f"{local} = {value}.get({name}, {default})")
             else:
                 self.src.emit(indent, f"{local} = {value}.get({name})")
-            self.write(field["type"], local, indent, inner)
+            # Naming the field costs nothing until it fails (exceptions are zero-cost in 3.11).
+            self.src.emit(indent, "try:")
+            self.write(field["type"], local, indent + 1, inner)
+            self.src.emit(indent, "except FieldError as exc:")
+            self.src.emit(indent + 1, f"raise FieldError({name} + '.' + exc.path, exc.reason)")
+            self.src.emit(indent, "except _WRITE_ERRORS as exc:")
+            self.src.emit(indent + 1, f"raise FieldError({name}, exc) from exc")
         self.names.open.discard(full)
 
     def _union(self, branches: list[Any], value: str, indent: int, namespace: str) -> None:
@@ -348,6 +367,8 @@ def compile_writer(schema: Any) -> Writer | None:
             "_pack_f": struct.Struct("<f").pack,
             "_pack_d": struct.Struct("<d").pack,
             "Mapping": Mapping,
+            "FieldError": FieldError,
+            "_WRITE_ERRORS": _WRITE_ERRORS,
         },
     )
     return writer

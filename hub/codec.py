@@ -18,7 +18,7 @@ import fastavro
 import fastavro._write as _avro_write
 from fastavro.schema import to_parsing_canonical_form
 
-from hub.avro_compiled import Reader, compile_reader, compile_writer
+from hub.avro_compiled import FieldError, Reader, compile_reader, compile_writer
 from hub.errors import DecodeError, EncodeError
 
 MAGIC_BYTE = 0
@@ -74,9 +74,9 @@ class Encoder:
             OverflowError,
             struct.error,
         ) as exc:
-            raise EncodeError(
-                f"record does not match schema: {type(exc).__name__}: {exc}", record
-            ) from exc
+            # A compiled writer's error already names the field and the exception's kind.
+            detail = str(exc) if isinstance(exc, FieldError) else f"{type(exc).__name__}: {exc}"
+            raise EncodeError(f"record does not match schema: {detail}", record) from exc
         return bytes(out)
 
 

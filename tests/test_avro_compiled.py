@@ -313,3 +313,18 @@ def test_a_string_cut_short_is_a_decode_error_not_a_shorter_string() -> None:
         decoder.decode(header(4) + b"\x14abc")
     with pytest.raises(DecodeError, match="not valid Avro"):
         decoder.decode(header(4) + b"\x05abc")  # a negative length
+
+
+@pytest.mark.parametrize(
+    ("change", "path"),
+    [
+        ({"text": None}, "'text'"),
+        ({"inner": {"x": "far", "shade": None}}, "'inner.x'"),
+        ({"inners": [{"x": 1.0, "shade": "PINK"}]}, "'inners.shade'"),
+    ],
+)
+def test_an_encode_error_names_the_field(change: dict[str, Any], path: str) -> None:
+    parsed = fastavro.parse_schema(EVERY_TYPE)
+    record = {**Values(parsed, seed=2).of(parsed), **change}
+    with pytest.raises(EncodeError, match=f"field {path}"):
+        Encoder(1, EVERY_TYPE).encode(record)

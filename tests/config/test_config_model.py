@@ -143,7 +143,7 @@ def test_the_demo_deployment_runs_on_the_embedded_broker() -> None:
     demo = load_config(REPO / "topics.yaml")
     assert demo.uses_embedded_broker
     assert demo.clusters() == []
-    assert set(demo.areas) == {"kaga", "ishikawa", "takamatsu"}
+    assert set(demo.areas) == {"kaga", "ishikawa", "takamatsu", "tampa", "city-os"}
     assert all(demo.kafka_for(area) is None for area in demo.areas)
     assert all(demo.registry_for(area) is None for area in demo.areas)
     assert demo.topics["kaga.mobility.vehicle-positions.v1"].retention == timedelta(days=1)
