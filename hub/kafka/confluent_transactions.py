@@ -21,6 +21,8 @@ from hub.kafka.types import Cluster, Outgoing, TopicPartition
 
 __all__ = ["ConfluentTransactionalProducer"]
 
+_TRANSACTION_TIMEOUT_MS = 10_000
+
 
 class ConfluentTransactionalProducer:
     """Produces batches inside transactions that also commit consumer offsets."""
@@ -32,6 +34,10 @@ class ConfluentTransactionalProducer:
             "enable.idempotence": True,
             "acks": "all",
             "linger.ms": 5,
+            # A process killed inside a transaction leaves it open, and read_committed
+            # consumers wait at it until the broker aborts it after this long (default 60 s);
+            # a bridge's transactions take milliseconds.
+            "transaction.timeout.ms": _TRANSACTION_TIMEOUT_MS,
         }
         self._timeout = timeout
         self._producer: confluent_kafka.Producer | None = None
