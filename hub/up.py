@@ -31,7 +31,7 @@ from hub.config import Deployment, load_config
 from hub.connections import Connections, EmbeddedEndpoints, hub_url
 from hub.db import create_schema, make_engine
 from hub.demo import serve_demo_feeds
-from hub.http.app import HubInfo, add_readiness_check, create_app
+from hub.http.app import HubInfo, NotReady, add_readiness_check, create_app
 from hub.kafka import Admin
 from hub.metrics import set_ready
 from hub.registry.server import create_registry_app
@@ -139,12 +139,25 @@ def _cluster_admins(deployment: Deployment, connections: Connections) -> dict[st
 
 
 def _hub_app(
-    deployment: Deployment, info: HubInfo, engine: AsyncEngine, admins: dict[str, Admin]
+    deployment: Deployment,
+    info: HubInfo,
+    engine: AsyncEngine,
+    admins: dict[str, Admin],
+    all_running: asyncio.Event,
 ) -> web.Application:
     """The HTTP app before the parts add theirs: info, health, metrics, the registry."""
     app = create_app(info, create_registry_app(RegistryStore(engine)))
     if deployment.hub.demo_feeds:
         serve_demo_feeds(app)
+
+    async def hub_started() -> bool:
+        # HTTP serves before the topics and schemas exist: not ready until they do and
+        # every part runs, or a probe would send traffic to a hub still setting up.
+        if not all_running.is_set():
+            raise NotReady("creating topics, registering schemas, starting feeds and bridges")
+        return True
+
+    add_readiness_check(app, "started", hub_started)
 
     async def kafka_ready() -> bool:
         # Every cluster the deployment uses: a bridge's target cluster counts too.
@@ -194,7 +207,8 @@ async def run_up(
         admins = _cluster_admins(deployment, connections)
         default_bootstrap = next(iter(admins))
         info = HubInfo(default_bootstrap, registry_url, base, settings.kafka_client)
-        app = _hub_app(deployment, info, engine, admins)
+        all_running = asyncio.Event()
+        app = _hub_app(deployment, info, engine, admins, all_running)
         context = HubContext(deployment, catalogue, connections, engine, app, shutdown)
         for part in parts:
             part.configure(context)
@@ -210,6 +224,7 @@ async def run_up(
         for part in parts:
             await part.start(context)
             started.append(part)
+        all_running.set()
         announce(f"Kafka bootstrap: {default_bootstrap}")
         announce(f"Schema registry: {registry_url}")
         announce(f"Gateway:         {base}  (/v1/info, /healthz, /readyz, /metrics)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from aiohttp.test_utils import TestClient, TestServer
@@ -52,4 +53,24 @@ async def test_health_ready_info_metrics_and_registry(tmp_path: Path) -> None:
         failed = f'tsunagu_http_requests_total{{route="/readyz",status="5xx"}} {failed_before + 1}'
         assert failed in metrics
         assert 'tsunagu_build_info{version="' in metrics
+    await engine.dispose()
+
+
+async def test_the_hub_is_not_ready_until_its_topics_and_parts_are(tmp_path: Path) -> None:
+    from hub.config import load_config  # noqa: PLC0415
+    from hub.up import _hub_app  # noqa: PLC0415
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'hub.db'}")
+    await create_schema(engine)
+    config = tmp_path / "topics.yaml"
+    config.write_text("version: 1\nareas:\n  town: {}\n")
+    running = asyncio.Event()
+    info = HubInfo("127.0.0.1:9092", "http://127.0.0.1:8080/registry", "http://127.0.0.1:8080")
+    app = _hub_app(load_config(config), info, engine, {}, running)
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        starting = await client.get("/readyz")
+        assert starting.status == 503
+        assert "creating topics" in (await starting.json())["reasons"]["started"]
+        running.set()
+        assert (await client.get("/readyz")).status == 200
     await engine.dispose()

@@ -8,10 +8,15 @@ import collections
 import signal
 from collections.abc import Callable
 
+import pytest
+
 from hub.kafka import Cluster
 from tests.bridging.processes import TopicReader, World
 
 
+# Two group joins on the embedded broker, a transaction timeout and 20,000 records in
+# transactions: on a loaded machine that takes longer than the suite's default 120 s.
+@pytest.mark.timeout(300)
 async def test_a_killed_transactional_bridge_still_delivers_each_record_once(
     cluster: Cluster, make_world: Callable[..., World]
 ) -> None:
