@@ -17,7 +17,7 @@ from typing import Any
 
 from fastavro.write import LOGICAL_WRITERS
 
-__all__ = ["FieldError", "Reader", "Writer", "compile_reader", "compile_writer"]
+__all__ = ["WRITE_ERRORS", "FieldError", "Reader", "Writer", "compile_reader", "compile_writer"]
 
 #: Appends one value's Avro binary encoding to the buffer.
 Writer = Callable[[bytearray, Any], None]
@@ -43,8 +43,8 @@ class FieldError(ValueError):
         super().__init__(f"field {path!r}: {type(reason).__name__}: {reason}")
 
 
-# What the generated writers raise for a value of the wrong type or range.
-_WRITE_ERRORS = (ValueError, TypeError, KeyError, AttributeError, OverflowError, struct.error)
+#: What a writer (generated here, or fastavro's) raises for a value of the wrong type or range.
+WRITE_ERRORS = (ValueError, TypeError, KeyError, AttributeError, OverflowError, struct.error)
 
 
 def _write_long(append: Callable[[int], None], n: int) -> None:
@@ -294,7 +294,7 @@ class _WriterCompiler:
             self.write(field["type"], local, indent + 1, inner)
             self.src.emit(indent, "except FieldError as exc:")
             self.src.emit(indent + 1, f"raise FieldError({name} + '.' + exc.path, exc.reason)")
-            self.src.emit(indent, "except _WRITE_ERRORS as exc:")
+            self.src.emit(indent, "except WRITE_ERRORS as exc:")
             self.src.emit(indent + 1, f"raise FieldError({name}, exc) from exc")
         self.names.open.discard(full)
 
@@ -368,7 +368,7 @@ def compile_writer(schema: Any) -> Writer | None:
             "_pack_d": struct.Struct("<d").pack,
             "Mapping": Mapping,
             "FieldError": FieldError,
-            "_WRITE_ERRORS": _WRITE_ERRORS,
+            "WRITE_ERRORS": WRITE_ERRORS,
         },
     )
     return writer

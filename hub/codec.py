@@ -18,7 +18,7 @@ import fastavro
 import fastavro._write as _avro_write
 from fastavro.schema import to_parsing_canonical_form
 
-from hub.avro_compiled import FieldError, Reader, compile_reader, compile_writer
+from hub.avro_compiled import WRITE_ERRORS, FieldError, Reader, compile_reader, compile_writer
 from hub.errors import DecodeError, EncodeError
 
 MAGIC_BYTE = 0
@@ -66,14 +66,7 @@ class Encoder:
                 _avro_write.write_data(  # type: ignore[attr-defined]
                     out, record, self._schema, self._named, "", self._options
                 )
-        except (
-            ValueError,
-            TypeError,
-            KeyError,
-            AttributeError,
-            OverflowError,
-            struct.error,
-        ) as exc:
+        except WRITE_ERRORS as exc:
             # A compiled writer's error already names the field and the exception's kind.
             detail = str(exc) if isinstance(exc, FieldError) else f"{type(exc).__name__}: {exc}"
             raise EncodeError(f"record does not match schema: {detail}", record) from exc
