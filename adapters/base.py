@@ -7,6 +7,13 @@ with pure functions and yields ``Emit(entity, record)``: ``entity`` names the ki
 record (``"stops"``, ``"vehicle_positions"``...), which the feed's ``topic``/``topics``
 maps to a Kafka topic; ``record`` is a dict in the form of the topic's Avro schema
 (timestamps as int milliseconds since the epoch, optional values as None).
+
+An adapter that has just yielded the whole current set of some entity (a timetable's
+stops, a bike system's free vehicles) says so with ``Complete(entity, prefix)``: the runner
+then retires, with a tombstone, every entity it published earlier under that id prefix
+that this cycle did not yield, so a compacted topic does not keep a bike that was rented
+or a trip the new timetable dropped. An adapter that read only part of the set (a file
+answered 304, an incremental feed) does not say so, and nothing is retired.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from pydantic import BaseModel
 __all__ = [
     "Adapter",
     "AdapterError",
+    "Complete",
     "CycleContext",
     "Emit",
     "FeedUnavailableError",
@@ -91,6 +99,15 @@ class Emit:
 
     entity: str
     record: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Complete:
+    """Every current ``entity`` whose global id starts with ``prefix`` was yielded this
+    cycle; the ones published before and not yielded now have gone from the source."""
+
+    entity: str
+    prefix: str = ""
 
 
 def urn(entity_type: str, namespace: str, *local: str) -> str:
@@ -187,6 +204,7 @@ class Adapter(Protocol):
 
     def __init__(self, options: BaseModel) -> None: ...
 
-    def cycle(self, ctx: CycleContext) -> AsyncIterator[Emit]:
-        """Fetch, parse and yield this cycle's records (an async generator)."""
+    def cycle(self, ctx: CycleContext) -> AsyncIterator[Emit | Complete]:
+        """Fetch, parse and yield this cycle's records (an async generator), and
+        ``Complete`` for each set of entities it yielded in full."""
         ...

@@ -1,5 +1,6 @@
 """Write canonical records to a topic: validate by encoding, key by id, skip what is unchanged,
-deliver, and send what does not fit the schema to the topic's dead-letter topic with the reason.
+deliver, and send what does not fit the schema to the topic's dead-letter topic with the reason;
+retire (tombstone) the entities a complete set no longer has.
 
 Shared by feed ingestion and HTTP publishing, so a record is judged the same way
 whichever door it came in by.
@@ -56,6 +57,13 @@ class Provenance:
     area: str
     ingested_at_ms: int
 
+    def headers(self) -> list[tuple[str, bytes]]:
+        return [
+            (h.SOURCE_FEED, self.source.encode()),
+            (h.AREA, self.area.encode()),
+            (h.INGESTED_AT, str(self.ingested_at_ms).encode()),
+        ]
+
 
 @dataclass
 class WriteResult:
@@ -64,24 +72,40 @@ class WriteResult:
     produced: int = 0
     unchanged: int = 0
     dead_lettered: int = 0
+    retired: int = 0  # tombstones for entities gone from the source
     errors: list[str] = field(default_factory=list)  # the first few reasons, for people
 
     def add(self, other: WriteResult) -> None:
         self.produced += other.produced
         self.unchanged += other.unchanged
         self.dead_lettered += other.dead_lettered
+        self.retired += other.retired
         self.errors += other.errors[: max(0, 5 - len(self.errors))]
 
 
 class ContentHashes(Protocol):
-    """Entity id -> content hash last published: what lets unchanged entities be skipped."""
+    """Entity id -> content hash last published: what lets unchanged entities be skipped,
+    and which entities the running cycle has seen: what lets vanished ones be retired."""
+
+    def begin_cycle(self, cycle_ms: int) -> None:
+        """A new cycle of the feed starts: what is seen from now on is stamped with it."""
 
     async def known(self, keys: Sequence[str]) -> Mapping[str, str]:
         """The stored hashes of those of ``keys`` that have one."""
         ...
 
-    async def remember(self, hashes: Mapping[str, str]) -> None:
-        """Store hashes of entities Kafka has just acknowledged."""
+    async def remember(self, topic: str, hashes: Mapping[str, str]) -> None:
+        """Store hashes of entities Kafka has just acknowledged on ``topic`` (seen now)."""
+
+    async def seen(self, keys: Sequence[str]) -> None:
+        """Note that the source still has these entities (unchanged, or not encodable)."""
+
+    async def unseen(self, topic: str, prefix: str, after: str, limit: int) -> list[str]:
+        """Ids of ``topic`` under ``prefix``, after ``after`` in order, not seen this cycle."""
+        ...
+
+    async def forget(self, keys: Sequence[str]) -> None:
+        """Drop retired entities."""
 
 
 class TopicWriter:
@@ -111,14 +135,11 @@ class TopicWriter:
     async def write(self, records: Sequence[dict[str, Any]], origin: Provenance) -> WriteResult:
         """Write ``records``; returns counts. Raises only when Kafka does not acknowledge."""
         result = WriteResult()
-        base = [
-            (h.SOURCE_FEED, origin.source.encode()),
-            (h.AREA, origin.area.encode()),
-            (h.INGESTED_AT, str(origin.ingested_at_ms).encode()),
-        ]
+        base = origin.headers()
         good: list[Outgoing] = []
         fresh: dict[str, str] = {}
         dead: list[Outgoing] = []
+        still: list[str] = []  # entities the source still has that are not republished
         known: Mapping[str, str] = {}
         if self.hashes is not None:
             keys = [k for r in records if isinstance(k := r.get(self.key_field), str)]
@@ -132,6 +153,7 @@ class TopicWriter:
                 and digest in (known.get(key), fresh.get(key))
             ):
                 result.unchanged += 1
+                still.append(key)
                 continue
             reason = None
             if not isinstance(key, str) or not key:
@@ -146,6 +168,8 @@ class TopicWriter:
                 dead.append(self._dead_letter(record, key, reason, base))
                 if len(result.errors) < 5:
                     result.errors.append(reason)
+                if isinstance(key, str) and key:
+                    still.append(key)  # its last good version stays: the entity exists
                 continue
             good.append(Outgoing(key.encode(), value, [*base, (h.CONTENT_HASH, digest.encode())]))
             fresh[key] = digest
@@ -158,10 +182,28 @@ class TopicWriter:
             RECORDS_PRODUCED.labels(self.topic).inc(len(good))
             result.produced = len(good)
             if self.hashes is not None:
-                await self.hashes.remember(fresh)
+                await self.hashes.remember(self.topic, fresh)
         if dead:
             await self.producer.deliver(self.dead_letter_topic, dead)
             result.dead_lettered = len(dead)
+        if still and self.hashes is not None:
+            await self.hashes.seen(still)
+        return result
+
+    async def retire(self, prefix: str, origin: Provenance) -> WriteResult:
+        """Tombstone every entity of this topic under ``prefix`` that this cycle did not
+        see, after the source yielded the complete set; forgotten once Kafka has them."""
+        result = WriteResult()
+        if self.hashes is None:
+            return result  # a topic of every observation keeps no ids to retire
+        headers = origin.headers()
+        after = ""
+        while gone := await self.hashes.unseen(self.topic, prefix, after, _CHUNK):
+            tombstones = [Outgoing(key.encode(), None, headers) for key in gone]
+            await self.producer.deliver(self.topic, tombstones)
+            await self.hashes.forget(gone)
+            result.retired += len(gone)
+            after = gone[-1]
         return result
 
     def _dead_letter(

@@ -6,6 +6,8 @@ supported version. Every file is validated against the official JSON Schema of i
 version; each file's ``ttl`` tells the scheduler when to come back. Files are fetched
 with conditional GET, except that a changed ``station_status`` is joined with
 ``station_information`` even when that one did not change (and the other way round).
+Each file is a system's whole current set: a station, vehicle, type or alert that a read
+file no longer lists is retired (a file that answered 304 retires nothing).
 """
 
 from __future__ import annotations
@@ -16,7 +18,14 @@ from typing import Any, ClassVar
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
-from adapters.base import CycleContext, Emit, Fetched, MalformedFeedError, NotModified
+from adapters.base import (
+    Complete,
+    CycleContext,
+    Emit,
+    Fetched,
+    MalformedFeedError,
+    NotModified,
+)
 from adapters.gbfs import normalise as n
 from adapters.gbfs.validate import VERSIONS, validate
 
@@ -55,7 +64,7 @@ class GbfsAdapter:
         assert isinstance(options, GbfsOptions)
         self.options = options
 
-    async def cycle(self, ctx: CycleContext) -> AsyncIterator[Emit]:
+    async def cycle(self, ctx: CycleContext) -> AsyncIterator[Emit | Complete]:
         if ctx.url is None:
             raise MalformedFeedError("a GBFS feed needs url: (its gbfs.json or manifest.json)")
         root = await self._document(ctx, ctx.url, None, conditional=False)
@@ -72,7 +81,7 @@ class GbfsAdapter:
 
     async def _system(
         self, ctx: CycleContext, url: str, system_id: str | None, doc: Any = None
-    ) -> AsyncIterator[Emit]:
+    ) -> AsyncIterator[Emit | Complete]:
         if doc is None:
             doc = await self._document(ctx, url, None, conditional=False)
         version = str(doc.get("version", ""))
@@ -97,29 +106,42 @@ class GbfsAdapter:
             return n.Params(ctx.id, ctx.envelope, system_id, language or "", fetched_at_ms)
 
         p = params(ctx.now_ms)
-        for record in await self._stations(ctx, files, version, p):
+        stations, complete = await self._stations(ctx, files, version, p)
+        for record in stations:
             yield Emit("stations", record)
+        if complete:
+            yield Complete("stations", ctx.id("SharedMobilityStation", system_id, ""))
+        complete = True
         for name in _VEHICLE_FILES:
             vehicles = await self._file(ctx, files, name, version)
             if vehicles is not None:
                 for record in n.vehicles(vehicles, p):
                     yield Emit("vehicles", record)
+            complete = complete and (vehicles is not None or name not in files)
+        if complete:  # a rented bike leaves free_bike_status: its record is retired
+            yield Complete("vehicles", ctx.id("SharedVehicle", system_id, ""))
         types = await self._file(ctx, files, "vehicle_types", version)
         if types is not None:
             for record in n.vehicle_types(types, p):
                 yield Emit("vehicle_types", record)
+        if types is not None or "vehicle_types" not in files:
+            yield Complete("vehicle_types", ctx.id("VehicleType", system_id, ""))
         alerts = await self._file(ctx, files, "system_alerts", version)
         if alerts is not None:
             for record in n.alerts(alerts, p):
                 yield Emit("alerts", record)
+        if alerts is not None or "system_alerts" not in files:
+            yield Complete("alerts", ctx.id("Alert", system_id, ""))
 
     async def _stations(
         self, ctx: CycleContext, files: dict[str, str], version: str, p: n.Params
-    ) -> Iterator[dict[str, Any]]:
+    ) -> tuple[Iterator[dict[str, Any]], bool]:
+        """The stations, and whether they are all of the system's current stations."""
         information = await self._file(ctx, files, "station_information", version)
         status = await self._file(ctx, files, "station_status", version)
         if information is None and status is None:
-            return iter(())
+            # Both unchanged (nothing seen), or the system has no stations at all.
+            return iter(()), "station_information" not in files and "station_status" not in files
         # One of the two changed: the join needs the other as well.
         if information is None:
             information = await self._file(
@@ -129,7 +151,7 @@ class GbfsAdapter:
             status = await self._file(ctx, files, "station_status", version, conditional=False)
         if information is None:
             ctx.note("station_status without station_information: stations skipped")
-            return iter(())
+            return iter(()), False
         known = {s["station_id"] for s in information["data"]["stations"]}
         orphans = [
             s["station_id"]
@@ -138,7 +160,7 @@ class GbfsAdapter:
         ]
         if orphans:
             ctx.note(f"station_status has {len(orphans)} station(s) not in station_information")
-        return n.stations(information, status, p)
+        return n.stations(information, status, p), True
 
     async def _file(
         self,

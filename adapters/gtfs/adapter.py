@@ -5,6 +5,9 @@ broken feed publishes nothing: the error names file, line and problem), then rea
 second time to produce stops, routes, trips and stop times, batch by batch, so memory
 does not grow with the feed. Reading twice costs CPU but never holds a table in memory,
 and a national feed's stop_times do not fit in the memory a hub should need.
+
+A feed is the whole timetable: once every zip of the feed has been read, each table it
+had is complete, and stops, trips... the new timetable dropped are retired.
 """
 
 from __future__ import annotations
@@ -16,13 +19,17 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from adapters.base import CycleContext, Emit, Fetched, NotModified
+from adapters.base import Complete, CycleContext, Emit, Fetched, NotModified
 from adapters.gtfs.check import FeedIndex, check_feed
 from adapters.gtfs.normalise import Params, records
 from adapters.gtfs.reader import ZipLimits, open_zip
 from adapters.threaded import batches_in_thread
 
 __all__ = ["GtfsAdapter", "GtfsOptions"]
+
+# The type in each entity's global ids (adapters.gtfs.normalise): what a complete table's
+# ids start with.
+_ID_TYPES = {"stops": "Stop", "routes": "Route", "trips": "Trip", "stop_times": "StopTime"}
 
 
 class GtfsOptions(BaseModel):
@@ -64,13 +71,17 @@ class GtfsAdapter:
             max_ratio=options.max_compression_ratio,
         )
 
-    async def cycle(self, ctx: CycleContext) -> AsyncIterator[Emit]:
+    async def cycle(self, ctx: CycleContext) -> AsyncIterator[Emit | Complete]:
         urls = [ctx.url] if ctx.url else list(ctx.urls.values())
+        read_all = True  # a zip that answered 304 was not re-read: its entities were not seen
+        tables: set[str] = set()
         for url in urls:
             fetched = await ctx.fetch(url, to_file=True)
             if isinstance(fetched, NotModified):
+                read_all = False
                 continue
             index = await asyncio.to_thread(self._check, fetched, ctx)
+            tables.update(index.rows)
             for note in index.notes:
                 ctx.note(note)
             observed = fetched.last_modified_ms or fetched.fetched_at_ms
@@ -79,6 +90,10 @@ class GtfsAdapter:
             async for batch in batches_in_thread(produce):
                 for entity, record in batch:
                     yield Emit(entity, record)
+        if read_all:
+            for entity in self.entities:
+                if f"{entity}.txt" in tables:
+                    yield Complete(entity, ctx.id(_ID_TYPES[entity], ""))
 
     def _check(self, fetched: Fetched, ctx: CycleContext) -> FeedIndex:
         import io  # noqa: PLC0415 - only for feeds small enough to stay in memory

@@ -1,4 +1,7 @@
-"""The GTFS-Realtime adapter: fetch the protobuf feed, normalise it off the event loop."""
+"""The GTFS-Realtime adapter: fetch the protobuf feed, normalise it off the event loop.
+
+A full-dataset feed (the usual kind) at a single URL is complete: a vehicle, trip update
+or alert it no longer lists is retired. Incremental feeds retire nothing."""
 
 from __future__ import annotations
 
@@ -8,14 +11,27 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from adapters.base import CycleContext, Emit, MalformedFeedError, NotModified
-from adapters.gtfs_rt.normalise import MalformedRealtimeError, Normalised, Params, parse_feed
+from adapters.base import Complete, CycleContext, Emit, MalformedFeedError, NotModified
+from adapters.gtfs_rt.normalise import (
+    MalformedRealtimeError,
+    Normalised,
+    Params,
+    decode,
+    is_full_dataset,
+    normalise,
+)
 
 __all__ = ["GtfsRealtimeAdapter", "GtfsRealtimeOptions"]
 
 
-def _parse_all(body: bytes, params: Params) -> list[Normalised]:
-    return list(parse_feed(body, params))
+# The type in each entity's global ids (adapters.gtfs_rt.normalise).
+_ID_TYPES = {"vehicle_positions": "Vehicle", "trip_updates": "TripUpdate", "alerts": "Alert"}
+
+
+def _parse_all(body: bytes, params: Params) -> tuple[list[Normalised], bool]:
+    """The records, and whether the message is a full dataset."""
+    message = decode(body)
+    return list(normalise(message, params)), is_full_dataset(message)
 
 
 class GtfsRealtimeOptions(BaseModel):
@@ -39,7 +55,7 @@ class GtfsRealtimeAdapter:
     def __init__(self, options: BaseModel) -> None:
         self.options = options
 
-    async def cycle(self, ctx: CycleContext) -> AsyncIterator[Emit]:
+    async def cycle(self, ctx: CycleContext) -> AsyncIterator[Emit | Complete]:
         urls = [ctx.url] if ctx.url else list(ctx.urls.values())
         for url in urls:
             fetched = await ctx.fetch(url)
@@ -49,8 +65,14 @@ class GtfsRealtimeAdapter:
             body = fetched.read()
             try:
                 # Decoding 100,000 entities takes a while: not on the event loop.
-                records = await asyncio.to_thread(_parse_all, body, params)
+                records, full = await asyncio.to_thread(_parse_all, body, params)
             except MalformedRealtimeError as exc:
                 raise MalformedFeedError(str(exc), url) from exc
             for item in records:
                 yield Emit(item.entity, item.record)
+            # A full dataset lists every vehicle in service, trip update and alert: one that
+            # is gone ended. Only for a feed of one URL: with several (one per kind is usual)
+            # a URL of positions says nothing about the alerts another one lists.
+            if full and len(urls) == 1:
+                for entity in self.entities:
+                    yield Complete(entity, ctx.id(_ID_TYPES[entity], ""))

@@ -16,7 +16,7 @@ from typing import Any
 from google.protobuf.message import DecodeError
 from google.transit import gtfs_realtime_pb2 as rt
 
-__all__ = ["Normalised", "Params", "parse_feed"]
+__all__ = ["Normalised", "Params", "decode", "is_full_dataset", "normalise", "parse_feed"]
 
 
 @dataclass(frozen=True)
@@ -221,6 +221,11 @@ def _alert(entity: Any, header_ts: int | None, p: Params) -> dict[str, Any]:
 def parse_feed(body: bytes, p: Params) -> Iterator[Normalised]:
     """Every entity of the feed as a canonical record; MalformedRealtimeError for bytes that
     are not a FeedMessage. Duplicate entities (same kind and id) keep the last one."""
+    return normalise(decode(body), p)
+
+
+def decode(body: bytes) -> Any:
+    """The FeedMessage in ``body``; MalformedRealtimeError for bytes that are not one."""
     message = rt.FeedMessage()
     try:
         message.ParseFromString(body)
@@ -228,6 +233,16 @@ def parse_feed(body: bytes, p: Params) -> Iterator[Normalised]:
         raise MalformedRealtimeError(f"not a GTFS-Realtime FeedMessage: {exc}") from exc
     if not message.HasField("header"):
         raise MalformedRealtimeError("not a GTFS-Realtime FeedMessage: no header")
+    return message
+
+
+def is_full_dataset(message: Any) -> bool:
+    """True when the message holds every current entity (the default incrementality)."""
+    return bool(message.header.incrementality == rt.FeedHeader.FULL_DATASET)
+
+
+def normalise(message: Any, p: Params) -> Iterator[Normalised]:
+    """Every entity of a decoded FeedMessage as a canonical record (see ``parse_feed``)."""
     header_ts = _opt(message.header, "timestamp")
     latest: dict[tuple[str, str], Normalised] = {}
     for entity in message.entity:

@@ -24,7 +24,7 @@ FETCH_BYTES = Counter(
 )
 RECORDS = Counter(
     "tsunagu_feed_records_total",
-    "Records of a feed by outcome (produced, unchanged, dead_letter).",
+    "Records of a feed by outcome (produced, unchanged, dead_letter, retired: tombstones).",
     ["feed", "topic", "outcome"],
     registry=REGISTRY,
 )

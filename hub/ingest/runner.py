@@ -15,7 +15,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from adapters.base import Adapter, AdapterError, CycleContext, Emit, MalformedFeedError
+from adapters.base import (
+    Adapter,
+    AdapterError,
+    Complete,
+    CycleContext,
+    Emit,
+    MalformedFeedError,
+)
 from hub.config import Feed
 from hub.errors import TsunaguError
 from hub.ingest import metrics
@@ -54,6 +61,7 @@ class CycleSummary:
     produced: int = 0
     unchanged: int = 0
     dead_letter: int = 0
+    retired: int = 0
     errors: list[str] = field(default_factory=list)
     duration_s: float = 0.0
     notes: list[str] = field(default_factory=list)
@@ -65,6 +73,7 @@ class CycleSummary:
             "produced": self.produced,
             "unchanged": self.unchanged,
             "dead_letter": self.dead_letter,
+            "retired": self.retired,
             "errors": self.errors,
             "duration_s": round(self.duration_s, 3),
             "notes": self.notes,
@@ -129,9 +138,16 @@ class FeedRunner:
         self.fetcher.bodies_fetched = 0
         results: dict[str, WriteResult] = {}
         writes = _Writes(origin, results)
+        for each in self.writers.values():
+            if each.hashes is not None:
+                each.hashes.begin_cycle(now_ms)
+        complete: list[Complete] = []
         try:
             buffers: dict[str, list[dict[str, Any]]] = {}
             async for emit in self.adapter.cycle(ctx):
+                if isinstance(emit, Complete):
+                    complete.append(emit)
+                    continue
                 writer = self._writer_for(emit, summary)
                 if writer is None:
                     continue
@@ -147,6 +163,7 @@ class FeedRunner:
                 if buffer:
                     await writes.start(self.writers[entity], buffer)
             await writes.finish()
+            await self._retire(complete, origin, results)
             await self.fetcher.commit()
         except Exception as exc:
             await writes.cancel()
@@ -156,6 +173,15 @@ class FeedRunner:
             return await self._failed(summary, exc, started)
         finally:
             self.fetcher.cleanup()
+        self._count(summary, results)
+        summary.notes += ctx.notes
+        self.ttl_hint_s = ctx.ttl_hint_s
+        summary.duration_s = time.perf_counter() - started
+        await self._succeeded(summary, newest_ms)
+        return summary
+
+    def _count(self, summary: CycleSummary, results: dict[str, WriteResult]) -> None:
+        """The cycle's counts into its summary and the feed's metrics."""
         total = WriteResult()
         for topic, result in results.items():
             total.add(result)
@@ -163,17 +189,28 @@ class FeedRunner:
                 ("produced", result.produced),
                 ("unchanged", result.unchanged),
                 ("dead_letter", result.dead_lettered),
+                ("retired", result.retired),
             ):
                 if count:
                     metrics.RECORDS.labels(self.feed_id, topic, outcome).inc(count)
         summary.produced, summary.unchanged = total.produced, total.unchanged
         summary.dead_letter, summary.errors = total.dead_lettered, total.errors
-        summary.notes += ctx.notes
-        summary.outcome = "ok" if self.fetcher.bodies_fetched or total.produced else "not_modified"
-        self.ttl_hint_s = ctx.ttl_hint_s
-        summary.duration_s = time.perf_counter() - started
-        await self._succeeded(summary, newest_ms)
-        return summary
+        summary.retired = total.retired
+        summary.outcome = (
+            "ok"
+            if self.fetcher.bodies_fetched or total.produced or total.retired
+            else "not_modified"
+        )
+
+    async def _retire(
+        self, complete: list[Complete], origin: Provenance, results: dict[str, WriteResult]
+    ) -> None:
+        """Tombstones for what complete sets no longer hold, once their records are in."""
+        for done in complete:
+            writer = self.writers.get(done.entity)
+            if writer is not None:
+                retired = await writer.retire(done.prefix, origin)
+                results.setdefault(writer.topic, WriteResult()).add(retired)
 
     def _writer_for(self, emit: Emit, summary: CycleSummary) -> TopicWriter | None:
         writer = self.writers.get(emit.entity)

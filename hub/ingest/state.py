@@ -3,8 +3,11 @@
 - ``ingest_feed_status``: health, last success, last error, newest data seen.
 - ``ingest_sources``: per URL of a feed, the HTTP validators (ETag, Last-Modified) and the
   body's content hash, for conditional GET and for sources that ignore it.
-- ``ingest_entities``: per feed and entity id, the content hash last published, so an
-  unchanged entity is not produced again.
+- ``ingest_entity_state``: per feed and entity id, the topic and content hash it was last
+  published with, so an unchanged entity is not produced again, and the cycle that last
+  saw it, so one that left a complete set is retired with a tombstone. (It replaces the
+  ``ingest_entities`` table of earlier versions, which had neither: after an upgrade
+  each entity is published once more.)
 """
 
 from __future__ import annotations
@@ -45,11 +48,16 @@ sources = sa.Table(
 )
 
 entities = sa.Table(
-    "ingest_entities",
+    "ingest_entity_state",
     metadata,
     sa.Column("feed", sa.String(200), primary_key=True),
     sa.Column("entity_id", sa.String(500), primary_key=True),
+    sa.Column("topic", sa.String(249), nullable=False),
     sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("seen_ms", sa.BigInteger, nullable=False),  # the cycle that last saw it
+    # SQLite: the rows live in the primary key's B-tree instead of a table plus an index
+    # that repeats every id (a quarter faster to fill, two thirds of the size).
+    sqlite_with_rowid=False,
 )
 
 
@@ -83,6 +91,8 @@ def _upsert(engine: AsyncEngine, table: sa.Table, keys: list[str]) -> Any:
     return statement.on_conflict_do_update(index_elements=keys, set_=updates)
 
 
+_SQLITE_MARK_SEEN = "UPDATE ingest_entity_state SET seen_ms = ? WHERE feed = ? AND entity_id = ?"
+
 # Ids per IN (...) query: well under every database's limit on bound parameters.
 _IN_CHUNK = 500
 
@@ -112,6 +122,7 @@ class FeedHashes:
         self.store = store
         self.feed = feed
         self.cache_size = cache_size
+        self.cycle_ms = 0  # the cycle running now: what "seen" is stamped with
         self._cache: dict[str, str] = {}
         # True while the cache holds every hash the store has for the feed (the store had
         # none when this process started, and nothing has been evicted): no reads needed.
@@ -128,12 +139,28 @@ class FeedHashes:
             found.update(await self.store.known_hashes(self.feed, missing))
         return found
 
-    async def remember(self, hashes: Mapping[str, str]) -> None:
-        await self.store.save_entity_hashes(self.feed, hashes)
+    def begin_cycle(self, cycle_ms: int) -> None:
+        self.cycle_ms = cycle_ms
+
+    async def remember(self, topic: str, hashes: Mapping[str, str]) -> None:
+        await self.store.save_entity_hashes(self.feed, topic, hashes, self.cycle_ms)
         if len(self._cache) + len(hashes) > self.cache_size:
             self._cache.clear()  # bounded memory: the store still has everything
             self._complete = False
         self._cache.update(hashes)
+
+    async def seen(self, keys: Sequence[str]) -> None:
+        await self.store.mark_seen(self.feed, keys, self.cycle_ms)
+
+    async def unseen(self, topic: str, prefix: str, after: str, limit: int) -> list[str]:
+        return await self.store.unseen_entities(
+            self.feed, topic, prefix, self.cycle_ms, after=after, limit=limit
+        )
+
+    async def forget(self, keys: Sequence[str]) -> None:
+        await self.store.forget_entities(self.feed, keys)
+        for key in keys:
+            self._cache.pop(key, None)
 
 
 class FeedStateStore:
@@ -209,8 +236,10 @@ class FeedStateStore:
         """The feed's content hashes, as the writer asks for them."""
         return FeedHashes(self, feed)
 
-    async def save_entity_hashes(self, feed: str, changed: Mapping[str, str]) -> None:
-        """Record what was just published (only the entries that changed)."""
+    async def save_entity_hashes(
+        self, feed: str, topic: str, changed: Mapping[str, str], seen_ms: int
+    ) -> None:
+        """Record what was just published to ``topic`` (only the entries that changed)."""
         if not changed:
             return
         statement = _upsert(self.engine, entities, ["feed", "entity_id"])
@@ -221,10 +250,71 @@ class FeedStateStore:
                 # more than SQLite did on imports of millions of stop times. (Other databases
                 # keep the generic path, which also honours a schema translation.)
                 sql = statement.compile(dialect=self.engine.dialect).string
-                rows = [(feed, k, v) for k, v in changed.items()]
+                rows = [(feed, k, topic, v, seen_ms) for k, v in changed.items()]
                 for start in range(0, len(rows), 5_000):
                     await conn.exec_driver_sql(sql, rows[start : start + 5_000])
                 return
-            params = [{"feed": feed, "entity_id": k, "content_hash": v} for k, v in changed.items()]
+            params = [
+                {
+                    "feed": feed,
+                    "entity_id": k,
+                    "topic": topic,
+                    "content_hash": v,
+                    "seen_ms": seen_ms,
+                }
+                for k, v in changed.items()
+            ]
             for start in range(0, len(params), 5_000):
                 await conn.execute(statement, params[start : start + 5_000])
+
+    async def mark_seen(self, feed: str, ids: Sequence[str], seen_ms: int) -> None:
+        """Stamp entities that were in the source again, unchanged, with this cycle."""
+        if not ids:
+            return
+        statement = (
+            sa.update(entities)
+            .where(entities.c.feed == feed, entities.c.entity_id == sa.bindparam("id"))
+            .values(seen_ms=seen_ms)
+        )
+        async with write_transaction(self.engine) as conn:
+            for start in range(0, len(ids), 5_000):
+                chunk = ids[start : start + 5_000]
+                if self.engine.dialect.name == "sqlite":  # the driver's executemany, as above
+                    await conn.exec_driver_sql(
+                        _SQLITE_MARK_SEEN, [(seen_ms, feed, i) for i in chunk]
+                    )
+                else:
+                    await conn.execute(statement, [{"id": i} for i in chunk])
+
+    async def unseen_entities(
+        self, feed: str, topic: str, prefix: str, seen_ms: int, *, after: str, limit: int
+    ) -> list[str]:
+        """Up to ``limit`` ids of ``topic`` starting with ``prefix``, after ``after`` in id
+        order, that the cycle stamped ``seen_ms`` did not see (walked in primary-key order,
+        so retiring a million entities reads the table once)."""
+        query = (
+            sa.select(entities.c.entity_id)
+            .where(
+                entities.c.feed == feed,
+                entities.c.entity_id > after,
+                entities.c.topic == topic,
+                entities.c.seen_ms != seen_ms,
+            )
+            .order_by(entities.c.entity_id)
+            .limit(limit)
+        )
+        if prefix:
+            query = query.where(entities.c.entity_id.startswith(prefix, autoescape=True))
+        async with self.engine.connect() as conn:
+            return [row[0] for row in await conn.execute(query)]
+
+    async def forget_entities(self, feed: str, ids: Sequence[str]) -> None:
+        """Drop entities that were retired (their tombstones are acknowledged)."""
+        async with write_transaction(self.engine) as conn:
+            for start in range(0, len(ids), _IN_CHUNK):
+                await conn.execute(
+                    sa.delete(entities).where(
+                        entities.c.feed == feed,
+                        entities.c.entity_id.in_(ids[start : start + _IN_CHUNK]),
+                    )
+                )

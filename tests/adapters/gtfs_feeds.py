@@ -22,19 +22,24 @@ def tables_of(path: Path) -> dict[str, bytes]:
         return {name: archive.read(name) for name in archive.namelist()}
 
 
-def zip_of(tables: Mapping[str, bytes]) -> bytes:
+def zip_of(tables: Mapping[str, bytes], comment: bytes = b"") -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.comment = comment
         for name, data in tables.items():
             archive.writestr(name, data)
     return buffer.getvalue()
 
 
 def changed(
-    path: Path, edits: Mapping[str, Callable[[str], str]], encoding: str = "utf-8"
+    path: Path,
+    edits: Mapping[str, Callable[[str], str]],
+    encoding: str = "utf-8",
+    comment: bytes = b"",
 ) -> bytes:
-    """The feed at ``path`` with ``edits`` (table -> text function) applied, zipped."""
+    """The feed at ``path`` with ``edits`` (table -> text function) applied, zipped (with
+    the archive ``comment``: same tables, other bytes)."""
     tables = tables_of(path)
     for name, edit in edits.items():
         tables[name] = edit(tables.get(name, b"").decode(encoding)).encode(encoding)
-    return zip_of(tables)
+    return zip_of(tables, comment)

@@ -110,6 +110,42 @@ async def test_cairns_lands_whole_and_a_changed_feed_publishes_only_the_change(
     assert third.unchanged == sum(expected.values()) - 1
     renamed = [r for r in await ingest.read(topics["stops"]) if r["stop_id"] == "750000"]
     assert renamed[-1]["name"] == "Cedar Road (Palm Cove) - Hail and Ride Location"
+    assert await ingest.tombstones(topics["trips"]) == []
+
+    # The next timetable drops a trip: the trip and its stop times are retired (tombstones
+    # on the compacted topics), nothing else is touched.
+    dropped = times[0]["trip_id"]
+    trip_ids = {r["trip_id"]: r["id"] for r in await ingest.read(topics["trips"])}
+    gone_times = {t["id"] for t in times if t["trip_id"] == dropped}
+    assert len(gone_times) > 1
+
+    def without_trip(text: str) -> str:
+        lines = text.splitlines(keepends=True)
+        column = lines[0].strip().lstrip("\ufeff").split(",").index("trip_id")
+        return "".join(
+            line for line in lines if line.strip().split(",")[column] != dropped or line is lines[0]
+        )
+
+    edits = {
+        "stops.txt": lambda t: t.replace("Cedar Rd (Palm Cove)", "Cedar Road (Palm Cove)"),
+        "trips.txt": without_trip,
+        "stop_times.txt": without_trip,
+    }
+    server.files["cairns.zip"] = changed(CAIRNS, edits)
+    fourth = await (await ingest.runner("cairns")).run_cycle()
+    assert (fourth.outcome, fourth.produced, fourth.errors) == ("ok", 0, [])
+    assert fourth.retired == 1 + len(gone_times)
+    assert fourth.unchanged == sum(expected.values()) - fourth.retired
+    assert await ingest.tombstones(topics["trips"]) == [trip_ids[dropped]]
+    assert sorted(await ingest.tombstones(topics["stop_times"])) == sorted(gone_times)
+    assert await ingest.tombstones(topics["stops"]) == []
+
+    # The same timetable in a new zip (another file comment: fetched and read again):
+    # everything is unchanged and nothing more is retired.
+    server.files["cairns.zip"] = changed(CAIRNS, edits, comment=b"re-zipped")
+    fifth = await (await ingest.runner("cairns")).run_cycle()
+    assert (fifth.outcome, fifth.produced, fifth.retired) == ("ok", 0, 0)
+    assert fifth.unchanged == fourth.unchanged
 
 
 async def test_a_broken_feed_publishes_nothing_and_names_file_and_line(

@@ -132,18 +132,26 @@ class IngestEnv:
         return runner
 
     async def read(self, topic: str, *, timeout: float = 20.0) -> list[dict[str, Any]]:
-        """Every record on ``topic`` now, decoded through the registry (no consumer group)."""
+        """Every record on ``topic`` now, decoded through the registry (no consumer group);
+        tombstones are left out (``tombstones`` lists them)."""
         messages = await self.read_raw(topic, timeout=timeout)
         decoder = Decoder()
         out = []
         async with RegistryClient(self.registry_url) as registry:
             for message in messages:
                 value = message.value()
+                if value is None:
+                    continue
                 schema_id = schema_id_of(value)
                 if not decoder.knows(schema_id):
                     decoder.add_writer(schema_id, json.loads(await registry.get_schema(schema_id)))
                 out.append(decoder.decode(value))
         return out
+
+    async def tombstones(self, topic: str, *, timeout: float = 20.0) -> list[str]:
+        """The keys of the tombstones (null values) on ``topic`` now, in offset order."""
+        messages = await self.read_raw(topic, timeout=timeout)
+        return [m.key().decode() for m in messages if m.value() is None]
 
     async def read_raw(self, topic: str, *, timeout: float = 20.0) -> list[Any]:
         """Every message on ``topic`` now (confluent Message objects)."""

@@ -33,9 +33,9 @@ async def test_hashes_are_saved_updated_and_read_back_per_feed(engine: AsyncEngi
     store = FeedStateStore(engine)
     assert not await store.has_entity_hashes("a")
     many = {f"urn:x:{i}": f"h{i}" for i in range(12_000)}  # more than one executemany chunk
-    await store.save_entity_hashes("a", many)
-    await store.save_entity_hashes("b", {"urn:x:1": "other feed"})
-    await store.save_entity_hashes("a", {"urn:x:1": "changed", "urn:x:new": "n"})
+    await store.save_entity_hashes("a", "t", many, 1)
+    await store.save_entity_hashes("b", "t", {"urn:x:1": "other feed"}, 1)
+    await store.save_entity_hashes("a", "t", {"urn:x:1": "changed", "urn:x:new": "n"}, 2)
     assert await store.has_entity_hashes("a")
     found = await store.known_hashes("a", ["urn:x:0", "urn:x:1", "urn:x:11999", "urn:x:new", "no"])
     assert found == {
@@ -45,3 +45,41 @@ async def test_hashes_are_saved_updated_and_read_back_per_feed(engine: AsyncEngi
         "urn:x:new": "n",
     }
     assert await store.known_hashes("b", ["urn:x:1", "urn:x:2"]) == {"urn:x:1": "other feed"}
+
+
+async def test_entities_a_cycle_did_not_see_are_listed_by_topic_and_prefix(
+    engine: AsyncEngine,
+) -> None:
+    store = FeedStateStore(engine)
+    stops = {f"urn:ngsi-ld:Stop:x:{i:05}": "h" for i in range(12_000)}
+    await store.save_entity_hashes("a", "stops", stops, 1)
+    await store.save_entity_hashes("a", "trips", {"urn:ngsi-ld:Trip:x:1": "h"}, 1)
+    await store.save_entity_hashes("b", "stops", {"urn:ngsi-ld:Stop:x:99999": "h"}, 1)
+    # Cycle 2 sees every stop but the first 7,000 (one changed, the rest unchanged).
+    await store.save_entity_hashes("a", "stops", {"urn:ngsi-ld:Stop:x:07000": "new"}, 2)
+    await store.mark_seen("a", [f"urn:ngsi-ld:Stop:x:{i:05}" for i in range(7_001, 12_000)], 2)
+
+    async def unseen(topic: str, prefix: str) -> list[str]:
+        found: list[str] = []
+        while page := await store.unseen_entities(
+            "a", topic, prefix, 2, after=found[-1] if found else "", limit=2_500
+        ):
+            found += page
+        return found
+
+    gone = await unseen("stops", "urn:ngsi-ld:Stop:x:")
+    assert gone == [f"urn:ngsi-ld:Stop:x:{i:05}" for i in range(7_000)]  # in order, paged
+    assert await unseen("stops", "urn:ngsi-ld:Stop:y:") == []  # another prefix
+    assert await unseen("trips", "") == ["urn:ngsi-ld:Trip:x:1"]  # another topic
+    # A prefix is matched literally: "_" and "%" are not wildcards.
+    await store.save_entity_hashes("a", "stops", {"urn:ngsi-ld:Stop:x_y:1": "h"}, 1)
+    assert await unseen("stops", "urn:ngsi-ld:Stop:x_") == ["urn:ngsi-ld:Stop:x_y:1"]
+    assert await unseen("stops", "urn:ngsi-ld:Stop:x%") == []
+
+    await store.forget_entities("a", gone)
+    assert await unseen("stops", "urn:ngsi-ld:Stop:x:") == []
+    assert await store.known_hashes("a", ["urn:ngsi-ld:Stop:x:00001"]) == {}
+    assert await store.known_hashes("a", ["urn:ngsi-ld:Stop:x:07000"]) == {
+        "urn:ngsi-ld:Stop:x:07000": "new"
+    }
+    assert await store.known_hashes("b", ["urn:ngsi-ld:Stop:x:99999"])  # other feeds kept
