@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 
 import confluent_kafka
-import confluent_kafka.admin
 import fastavro
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from bench import ingest as harness  # the broker and server it shares
 from bench.gtfs_feed import scaled_feed
@@ -92,8 +92,8 @@ def _produce_floor(bootstrap: str, count: int) -> float:
     """Wall seconds of producing ``count`` pre-encoded stop times, with the hub's producer
     settings, until the broker acknowledged them all."""
     topic = "bench.floor.stop-times.v1"
-    admin = confluent_kafka.admin.AdminClient({"bootstrap.servers": bootstrap})
-    admin.create_topics([confluent_kafka.admin.NewTopic(topic, 3, 1)])[topic].result(30)
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.create_topics([NewTopic(topic, 3, 1)])[topic].result(30)
     producer = confluent_kafka.Producer(
         {
             "bootstrap.servers": bootstrap,
