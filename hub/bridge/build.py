@@ -15,7 +15,7 @@ from hub.config import Deployment
 from hub.config.model import Bridge
 from hub.connections import Connections
 from hub.errors import ConfigError, TsunaguError
-from hub.mapping import check_mapping, compile_mapping, load_mapping
+from hub.mapping import check_mapping, compile_key_mapping, compile_mapping, load_mapping
 from hub.mapping.ngsi_ld import NgsiLdEncoder
 from hub.schemas.catalogue import SchemaCatalogue, SchemaEntry
 
@@ -102,6 +102,7 @@ async def build_bridge(
         mapper=mapper,
         encode_value=encode_value,
         transactions=transactions,
+        tombstone_key=compile_key_mapping(spec, source.key, target.key),
     )
 
 

@@ -25,7 +25,6 @@ from hub import headers as h
 from hub.bridge import metrics
 from hub.codec import Decoder, Encoder, schema_id_of
 from hub.errors import (
-    DecodeError,
     EncodeError,
     KafkaError,
     RegistryError,
@@ -33,6 +32,7 @@ from hub.errors import (
     TsunaguError,
 )
 from hub.kafka import Consumer, Incoming, Outgoing, Producer, TopicPartition
+from hub.mapping.compile import MappingError
 from hub.registry.client import RegistryClient
 
 __all__ = ["BridgeEnds", "BridgeRunner", "Mapper", "idempotency_key"]
@@ -123,8 +123,12 @@ class BridgeRunner:
         encode_value: Callable[[Encoder, dict[str, Any]], bytes] | None = None,
         transactions: TransactionalSink | None = None,
         clock: Callable[[], float] = time.time,
+        tombstone_key: Callable[[str], str] | None = None,
     ) -> None:
         self.ends = ends
+        # A tombstone (an entity retired at the source) crosses as a tombstone under the
+        # mapped key, when the mapping makes the target key from the source key alone.
+        self.tombstone_key = tombstone_key
         self.consumer = consumer
         self.producer = producer
         self.source_registry = source_registry
@@ -195,7 +199,8 @@ class BridgeRunner:
         stage, kind = "decode", "decode"
         try:
             if message.value is None:
-                raise DecodeError("tombstone (null value): nothing to convert")
+                stage, kind = "map", "mapping"
+                return self._tombstone(message, origin), None
             record = self.decoder.decode(message.value)
             stage, kind = "map", "mapping"
             target = self.mapper(record)
@@ -220,6 +225,16 @@ class BridgeRunner:
             )
             return None, dead
         return Outgoing(key.encode(), value, [*_carried(message.headers), *origin]), None
+
+    def _tombstone(self, message: Incoming, origin: list[tuple[str, bytes]]) -> Outgoing:
+        if self.tombstone_key is None or not message.key:
+            raise MappingError(
+                self.ends.target_key,
+                "tombstone (null value): the mapping does not make the target key from the "
+                "source key alone, so there is no key to delete on the target",
+            )
+        key = self.tombstone_key(message.key.decode())
+        return Outgoing(key.encode(), None, [*_carried(message.headers), *origin])
 
     async def process(self, batch: list[Incoming]) -> None:
         """Convert, deliver, then commit: the at-least-once step."""

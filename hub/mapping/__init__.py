@@ -2,11 +2,12 @@
 
 ``load_mapping`` reads a mapping file with located errors, ``check_mapping`` type-checks it
 against the source and target Avro schemas, ``compile_mapping`` turns it into a function
-from a source record to a target record.
+from a source record to a target record, and ``compile_key_mapping`` a source key into a
+target key (for tombstones, which have no record).
 """
 
 from hub.mapping.check import check_mapping
-from hub.mapping.compile import MappingError, compile_mapping
+from hub.mapping.compile import MappingError, compile_key_mapping, compile_mapping
 from hub.mapping.spec import FieldRule, MappingSpec, load_mapping
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "MappingError",
     "MappingSpec",
     "check_mapping",
+    "compile_key_mapping",
     "compile_mapping",
     "load_mapping",
 ]

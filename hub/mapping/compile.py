@@ -14,7 +14,13 @@ from zoneinfo import ZoneInfo
 from hub.mapping.functions import mapping_function
 from hub.mapping.spec import FieldRule, MappingSpec
 
-__all__ = ["UNIT_FACTORS", "MappingError", "compile_mapping", "id_template_problems"]
+__all__ = [
+    "UNIT_FACTORS",
+    "MappingError",
+    "compile_key_mapping",
+    "compile_mapping",
+    "id_template_problems",
+]
 
 # Each unit in terms of a base unit of its quantity; any two of one quantity convert.
 _UNITS: dict[str, tuple[str, float]] = {
@@ -179,6 +185,38 @@ def _called(rule: FieldRule) -> Callable[[dict[str, Any]], Any]:
             ) from exc
 
     return call
+
+
+def compile_key_mapping(
+    spec: MappingSpec,
+    source_key: str,
+    target_key: str,
+    secrets: Mapping[str, bytes] | None = None,
+) -> Callable[[str], str] | None:
+    """How a source key becomes the target key, when the mapping makes the target key
+    field from the source key field alone (an id template, a table...): a tombstone has a
+    key and no record, and this is what lets it cross the bridge. None otherwise."""
+    rule = next((r for r in spec.rules if r.target == target_key), None)
+    if (
+        rule is None
+        or rule.source != source_key
+        or rule.function is not None
+        or rule.has_const
+        or rule.privacy.get("drop")
+    ):
+        return None
+    steps = _steps(rule, spec, secrets or {})
+
+    def key_of(key: str) -> str:
+        value: Any = key
+        try:
+            for step in steps:
+                value = step(value)
+        except (ValueError, TypeError, KeyError, ArithmeticError) as exc:
+            raise MappingError(target_key, str(exc)) from exc
+        return str(value)
+
+    return key_of
 
 
 def compile_mapping(

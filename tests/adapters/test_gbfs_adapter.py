@@ -278,3 +278,23 @@ async def test_a_3_0_manifest_leads_to_each_system(
     assert summary.produced == 23 + 7 + 1 + 1
     assert "v3.0/gbfs.json" in server.requests
     assert "v2.3/gbfs.json" not in server.requests
+
+
+async def test_a_rented_vehicle_leaves_the_file_and_is_retired(
+    env: tuple[IngestEnv, FeedServer, dict[str, str]],
+) -> None:
+    ingest, server, topics = env
+    first = await (await ingest.runner("gbfs-3-0")).run_cycle()
+    assert (first.outcome, first.retired) == ("ok", 0)
+    vehicles = {r["vehicle_id"]: r["id"] for r in await ingest.read(topics["vehicles"])}
+    status = fixture("3.0", "vehicle_status")
+    rented = status["data"]["vehicles"].pop(0)
+    server.files["v3.0/vehicle_status.json"] = json.dumps(status).encode()
+    # Only vehicle_status changed: the other files answer 304 and retire nothing.
+    summary = await (await ingest.runner("gbfs-3-0")).run_cycle()
+    assert (summary.outcome, summary.produced, summary.retired) == ("ok", 0, 1)
+    assert await ingest.tombstones(topics["vehicles"]) == [vehicles[rented["vehicle_id"]]]
+    for entity in ("stations", "vehicle_types", "alerts"):
+        assert await ingest.tombstones(topics[entity]) == [], entity
+    again = await (await ingest.runner("gbfs-3-0")).run_cycle()
+    assert (again.outcome, again.retired) == ("not_modified", 0)

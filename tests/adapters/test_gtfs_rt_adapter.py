@@ -184,3 +184,31 @@ async def test_the_bull_runner_feed_lands_on_kafka_and_a_restart_publishes_nothi
         assert got["route_id"] == record["route_id"]
     again = await (await ingest.runner("bull-runner")).run_cycle()
     assert (again.outcome, again.produced) == ("not_modified", 0)
+
+
+async def test_a_vehicle_gone_from_a_full_dataset_is_retired_but_not_from_a_differential_one(
+    env: tuple[IngestEnv, FeedServer],
+) -> None:
+    ingest, server = env
+    first = await (await ingest.runner("bull-runner")).run_cycle()
+    assert (first.outcome, first.retired) == ("ok", 0)
+    topic = next(iter(ingest.deployment.topics))
+    ids = {r["vehicle_id"]: r["id"] for r in await ingest.read(topic)}
+
+    message = rt.FeedMessage()
+    message.ParseFromString(BULL_RUNNER.read_bytes())
+    assert message.header.incrementality == rt.FeedHeader.FULL_DATASET
+    gone = message.entity[0].vehicle.vehicle.id
+    del message.entity[0]
+    server.files["vp.pb"] = message.SerializeToString()
+    summary = await (await ingest.runner("bull-runner")).run_cycle()
+    assert (summary.outcome, summary.produced, summary.retired) == ("ok", 0, 1)
+    assert await ingest.tombstones(topic) == [ids[gone]]
+
+    # A differential feed lists only what changed: a vehicle it leaves out is not gone.
+    message.header.incrementality = rt.FeedHeader.DIFFERENTIAL
+    del message.entity[0]
+    server.files["vp.pb"] = message.SerializeToString()
+    differential = await (await ingest.runner("bull-runner")).run_cycle()
+    assert (differential.outcome, differential.retired) == ("ok", 0)
+    assert await ingest.tombstones(topic) == [ids[gone]]

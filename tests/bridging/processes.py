@@ -128,7 +128,7 @@ bridges:
         finally:
             await connections.close()
 
-    async def produce(self, values: list[tuple[bytes, bytes]]) -> None:
+    async def produce(self, values: list[tuple[bytes, bytes | None]]) -> None:
         """Deliver (key, value) pairs to the source topic."""
         producer = get_backend().producer(Cluster(self.bootstrap_a))
         await producer.start()

@@ -54,6 +54,10 @@ async def test_undecodable_and_unmappable_records_go_to_the_dead_letter_topic(
         (b"unknown-schema", header(987_654) + b"\x00\x02"),  # no such id in Kaga's registry
         (b"not-avro", b'{"id": "bus-1", "lat": 36.3}'),  # JSON, no Confluent frame
         (b"unmappable", world.encoder.encode(not_a_urn)),
+        # An entity retired at the source: its tombstone crosses under the mapped key...
+        (str(good[0]["id"]).encode(), None),
+        # ...unless its key cannot be mapped.
+        (b"bus-77", None),
     ]
     values += [(str(r["id"]).encode(), world.encoder.encode(r)) for r in good[2:]]
     await world.produce(values)
@@ -66,17 +70,24 @@ async def test_undecodable_and_unmappable_records_go_to_the_dead_letter_topic(
         runner = await build_bridge(BRIDGE, deployment, catalogue, connections)
         stop = asyncio.Event()
         task = asyncio.create_task(runner.run(stop))
-        await dead_reader.wait_for(lambda: dead_reader.count() >= 3, 60, "3 dead letters")
-        await target_reader.wait_for(lambda: target_reader.count() >= 5, 60, "5 records")
+        await dead_reader.wait_for(lambda: dead_reader.count() >= 4, 60, "4 dead letters")
+        await target_reader.wait_for(lambda: target_reader.count() >= 6, 60, "6 records")
         stop.set()
         await task
     finally:
         await connections.close()
         target_reader.close()
         dead_reader.close()
-    assert target_reader.count() == 5  # the good records around the bad ones all arrived
+    assert target_reader.count() == 6  # the good records around the bad ones all arrived
+    tombstones = [m.key() for m in target_reader.messages if m.value() is None]
+    written = {m.key() for m in target_reader.messages if m.value() is not None}
+    # The key good[0] was written under on the target, mapped into Ishikawa's namespace.
+    assert tombstones == [b"urn:ngsi-ld:BusLocation:ishikawa:kaga-bus-0"]
+    assert tombstones[0] in written
     dead = {m.key(): dict(m.headers()) for m in dead_reader.messages}
-    assert set(dead) == {b"unknown-schema", b"not-avro", b"unmappable"}
+    assert set(dead) == {b"unknown-schema", b"not-avro", b"unmappable", b"bus-77"}
+    assert dead[b"bus-77"][h.ERROR_STAGE] == b"map"
+    assert b"is not an urn:ngsi-ld" in dead[b"bus-77"][h.ERROR_MESSAGE]
     assert dead[b"unknown-schema"][h.ERROR_STAGE] == b"decode"
     assert b"987654" in dead[b"unknown-schema"][h.ERROR_MESSAGE]
     assert dead[b"not-avro"][h.ERROR_STAGE] == b"decode"
@@ -90,12 +101,12 @@ async def test_undecodable_and_unmappable_records_go_to_the_dead_letter_topic(
     # Every outcome is counted (the registry is the process's: compare with before).
     moved = {name: _sample(name, labels) - before[name] for name, labels in _COUNTED}
     assert moved == {
-        "tsunagu_bridge_records_in_total": 8,
-        "tsunagu_bridge_records_out_total": 5,
-        "tsunagu_bridge_dead_letters_total": 3,
+        "tsunagu_bridge_records_in_total": 10,
+        "tsunagu_bridge_records_out_total": 6,
+        "tsunagu_bridge_dead_letters_total": 4,
         "tsunagu_bridge_conversion_errors_total/decode": 2,
-        "tsunagu_bridge_conversion_errors_total/mapping": 1,
-        "tsunagu_bridge_latency_seconds_count": 8,
+        "tsunagu_bridge_conversion_errors_total/mapping": 2,
+        "tsunagu_bridge_latency_seconds_count": 10,
     }
     # The original bytes are kept, so the record can be replayed once fixed.
     assert next(m.value() for m in dead_reader.messages if m.key() == b"not-avro").startswith(b"{")
