@@ -35,19 +35,25 @@ Decode = Callable[[bytes], Awaitable[dict[str, Any]]]
 
 @dataclass(frozen=True)
 class Event:
-    """One record as subscribers see it, decoded once for all of them."""
+    """One record as subscribers see it, decoded once for all of them; a tombstone (the
+    entity under ``key`` was deleted, e.g. retired at its source) has ``record`` None."""
 
     partition: int
     offset: int
     key: str | None
     timestamp_ms: int | None
-    record: dict[str, Any]
+    record: dict[str, Any] | None
     # The JSON every subscriber receives after its own position, serialised once.
     tail: bytes = b""
 
     @classmethod
     def of(
-        cls, partition: int, offset: int, key: str | None, ts: int | None, record: dict[str, Any]
+        cls,
+        partition: int,
+        offset: int,
+        key: str | None,
+        ts: int | None,
+        record: dict[str, Any] | None,
     ) -> Event:
         body = orjson.dumps(
             {
@@ -80,6 +86,10 @@ class Filter:
 
     def matches(self, event: Event) -> bool:
         record = event.record
+        if record is None:
+            # A deletion has no position or fields to test: every subscriber that may hold
+            # the key hears of it (those that never saw the key ignore it).
+            return self.ids is None or event.key in self.ids
         if self.ids is not None and event.key not in self.ids and record.get("id") not in self.ids:
             return False
         if self.bbox is not None:
@@ -209,6 +219,13 @@ class TopicFanout:
         events = []
         for message in batch:
             if message.value is None:
+                if message.key is not None:  # a deletion: subscribers drop the key
+                    deleted = message.key.decode("utf-8", "replace")
+                    events.append(
+                        Event.of(
+                            message.partition, message.offset, deleted, message.timestamp_ms, None
+                        )
+                    )
                 continue
             try:
                 record = await self.decode(message.value)

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
+import confluent_kafka
 import orjson
 import pytest
 
@@ -246,3 +247,34 @@ async def test_bad_bodies_get_problems_and_ndjson_works(gw: GatewayEnv) -> None:
         async with session.post(url, data=ndjson, headers=headers) as response:
             assert response.status == 200
             assert (await response.json())["records"] == 2
+
+
+async def test_a_tombstone_reaches_subscribers_as_a_deletion_and_leaves_the_latest_state(
+    gw: GatewayEnv,
+) -> None:
+    gone = "urn:ngsi-ld:Vehicle:town:bus-7"
+    async with aiohttp.ClientSession() as session:
+        await publish(session, gw, gw.states, [position(7), position(8)])
+        producer = confluent_kafka.Producer({"bootstrap.servers": gw.env.bootstrap})
+        producer.produce(gw.states, None, gone.encode())  # the entity was retired
+        assert producer.flush(30) == 0
+        stream = f"{gw.base}/v1/topics/{gw.states}/stream?start=earliest"
+        # A bounding box cannot place a deletion: it is delivered all the same.
+        events = await collect(sse_events(session, f"{stream}&bbox=136.2,36.2,136.4,36.4"), 3)
+        assert [(e["key"], e["record"] is None) for _, e in events][-1] == (gone, True)
+        # A subscriber to other ids does not hear of it.
+        others = await collect(
+            sse_events(session, f"{stream}&ids=urn:ngsi-ld:Vehicle:town:bus-8"), 1
+        )
+        assert [e["record"]["id"] for _, e in others] == ["urn:ngsi-ld:Vehicle:town:bus-8"]
+        url = f"{gw.base}/v1/topics/{gw.states}/latest"
+        for _ in range(50):  # the latest state follows the log
+            async with session.get(url, params={"id": gone}) as response:
+                if response.status == 404:
+                    break
+            await asyncio.sleep(0.2)
+        assert response.status == 404
+        async with session.get(url) as response:
+            assert [r["id"] for r in (await response.json())["records"]] == [
+                "urn:ngsi-ld:Vehicle:town:bus-8"
+            ]
