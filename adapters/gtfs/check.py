@@ -442,6 +442,7 @@ def _stop_times(t: _Rows, c: Columns, p: _Problems, s: _State, index: FeedIndex)
             "pickup_type": _code(v.PICKUP_DROP_OFF, "pickup_type"),
             "drop_off_type": _code(v.PICKUP_DROP_OFF, "drop_off_type"),
             "shape_dist_traveled": _number("shape_dist_traveled"),
+            "timepoint": _code(("APPROXIMATE", "EXACT"), "timepoint"),
             "continuous_pickup": _integer("continuous_pickup"),
             "continuous_drop_off": _integer("continuous_drop_off"),
             "start_pickup_drop_off_window": gtfs_time,

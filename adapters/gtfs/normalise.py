@@ -244,7 +244,7 @@ def _stop_time(index: FeedIndex, c: Callable[[str], int], p: Params) -> Maker:
             "pickup_type": pickup_drop_off.get(pickup) or code(pickup, pd, "pickup_type"),
             "drop_off_type": pickup_drop_off.get(drop_off) or code(drop_off, pd, "drop_off_type"),
             "shape_dist_traveled": v.opt_float(row[dist_i]),
-            "timepoint": timepoints.get(row[timepoint_i]),
+            "timepoint": timepoints[row[timepoint_i]],  # "", 0 or 1 after the check
             **missing,
         }
         for key, (i, parse) in present.items():

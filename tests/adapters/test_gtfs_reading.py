@@ -237,7 +237,10 @@ def test_every_value_the_records_take_is_checked_before_anything_is_published() 
                 "AB,FULLW,AB1,to Bullfrog,0,1.000000,", "AB,FULLW,AB1,to Bullfrog,0,1.000000,,yes"
             ),
             "stop_times.txt": lambda t: t.replace(
-                "STBA,6:00:00,6:00:00,STAGECOACH,1,,,,", "STBA,6:00:00,6:00:00,STAGECOACH,1,,7,,far"
+                "shape_dist_traveled\n", "shape_dist_traveled,timepoint\n"
+            ).replace(
+                "STBA,6:00:00,6:00:00,STAGECOACH,1,,,,",
+                "STBA,6:00:00,6:00:00,STAGECOACH,1,,7,,far,yes",
             ),
         },
     )
@@ -247,6 +250,7 @@ def test_every_value_the_records_take_is_checked_before_anything_is_published() 
     assert message.startswith("trips.txt:2: bikes_allowed 'yes' is not one of 0-2")
     assert "stop_times.txt:2: pickup_type '7' is not one of 0-3" in message
     assert "stop_times.txt:2: shape_dist_traveled 'far' is not a number" in message
+    assert "stop_times.txt:2: timepoint 'yes' is not one of 0-1" in message
 
 
 def _bomb(member_bytes: int) -> bytes:
