@@ -353,7 +353,16 @@ def run(quick: bool) -> list[Row]:
             published, publish_latencies = asyncio.run(_publish(base, key, publish_seconds))
         finally:
             process.terminate()
-            process.wait(30)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                # As Kubernetes would after its default grace: kill, and say what it was doing.
+                process.kill()
+                process.wait()
+                log.close()
+                tail = (Path(tmp) / "hub.log").read_text(errors="replace")[-3000:]
+                message = f"tsunagu up did not stop within 30 s; its log ends:\n{tail}"
+                raise RuntimeError(message) from None
             log.close()
     per_core = fan.delivered / fan.cpu_s if fan.cpu_s > 0 else 0.0
     subscribers = sizes[0]

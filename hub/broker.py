@@ -169,8 +169,13 @@ class EmbeddedBroker:
         text = self._log_path.read_bytes()[-limit:].decode("utf-8", "replace").strip()
         return text or "(empty log)"
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop the broker (SIGTERM, then SIGKILL after ``timeout``); idempotent."""
+    def stop(self, timeout: float = 2.0) -> None:
+        """Stop the broker (SIGTERM, then SIGKILL after ``timeout``); idempotent.
+
+        The grace is short on purpose: storage is memory only, so there is nothing to
+        flush, and tansu 0.6 lingers about 5 s on SIGTERM while any client (a librdkafka
+        admin client lives until its object is collected) is still connected, which made
+        ``tsunagu up`` take 5 to 11 s to stop."""
         process, self._process = self._process, None
         if process is None or process.poll() is not None:
             return

@@ -17,6 +17,7 @@ import contextlib
 import importlib
 import logging
 import signal
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,6 +101,9 @@ def _load_parts(deployment: Deployment) -> list[Part]:
     return parts
 
 
+_SLOW_STOP_S = 5.0
+
+
 def _install_signal_handlers(shutdown: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -115,10 +119,14 @@ async def _start_http(app: web.Application, host: str, port: int) -> web.AppRunn
 
 async def _stop_parts(parts: list[Part]) -> None:
     for part in reversed(parts):
+        started = time.monotonic()
         try:
             await part.stop()
         except Exception:
             log.exception("stopping %s failed", part.name)
+        took = time.monotonic() - started
+        if took > _SLOW_STOP_S:  # said, so a shutdown cut short by an orchestrator has a cause
+            log.warning("stopping %s took %.1f s", part.name, took)
 
 
 def _mark_not_ready() -> None:
