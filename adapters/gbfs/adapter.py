@@ -110,7 +110,7 @@ class GbfsAdapter:
         for record in stations:
             yield Emit("stations", record)
         if complete:
-            yield Complete("stations", ctx.id("SharedMobilityStation", system_id, ""))
+            yield Complete("stations", ctx.id(n.ID_TYPES["stations"], system_id, ""))
         complete = True
         for name in _VEHICLE_FILES:
             vehicles = await self._file(ctx, files, name, version)
@@ -119,19 +119,19 @@ class GbfsAdapter:
                     yield Emit("vehicles", record)
             complete = complete and (vehicles is not None or name not in files)
         if complete:  # a rented bike leaves free_bike_status: its record is retired
-            yield Complete("vehicles", ctx.id("SharedVehicle", system_id, ""))
+            yield Complete("vehicles", ctx.id(n.ID_TYPES["vehicles"], system_id, ""))
         types = await self._file(ctx, files, "vehicle_types", version)
         if types is not None:
             for record in n.vehicle_types(types, p):
                 yield Emit("vehicle_types", record)
         if types is not None or "vehicle_types" not in files:
-            yield Complete("vehicle_types", ctx.id("VehicleType", system_id, ""))
+            yield Complete("vehicle_types", ctx.id(n.ID_TYPES["vehicle_types"], system_id, ""))
         alerts = await self._file(ctx, files, "system_alerts", version)
         if alerts is not None:
             for record in n.alerts(alerts, p):
                 yield Emit("alerts", record)
         if alerts is not None or "system_alerts" not in files:
-            yield Complete("alerts", ctx.id("Alert", system_id, ""))
+            yield Complete("alerts", ctx.id(n.ID_TYPES["alerts"], system_id, ""))
 
     async def _stations(
         self, ctx: CycleContext, files: dict[str, str], version: str, p: n.Params

@@ -16,10 +16,18 @@ from typing import Any
 
 import orjson
 
-__all__ = ["Params", "alerts", "discovery", "stations", "vehicle_types", "vehicles"]
+__all__ = ["ID_TYPES", "Params", "alerts", "discovery", "stations", "vehicle_types", "vehicles"]
 
 Record = dict[str, Any]
 Doc = Mapping[str, Any]
+
+# The type in each entity's global ids; the adapter retires a complete file by it.
+ID_TYPES = {
+    "stations": "SharedMobilityStation",
+    "vehicles": "SharedVehicle",
+    "vehicle_types": "VehicleType",
+    "alerts": "Alert",
+}
 
 
 @dataclass(frozen=True)
@@ -98,7 +106,7 @@ def stations(information: Doc, status: Doc | None, p: Params) -> Iterator[Record
         )
         capacity_2_3 = info.get("vehicle_capacity")  # 2.3: vehicles per type
         record: Record = {
-            "id": p.make_id("SharedMobilityStation", p.system_id, sid),
+            "id": p.make_id(ID_TYPES["stations"], p.system_id, sid),
             **p.envelope(observed),
             "system_id": p.system_id,
             "station_id": sid,
@@ -159,7 +167,7 @@ def vehicles(doc: Doc, p: Params) -> Iterator[Record]:
     for item in data.get("vehicles", data.get("bikes", [])):
         vid = item.get("vehicle_id", item.get("bike_id"))
         yield {
-            "id": p.make_id("SharedVehicle", p.system_id, vid),
+            "id": p.make_id(ID_TYPES["vehicles"], p.system_id, vid),
             **p.envelope(_observed(item, doc, p)),
             "system_id": p.system_id,
             "vehicle_id": vid,
@@ -218,7 +226,7 @@ def vehicle_types(doc: Doc, p: Params) -> Iterator[Record]:
         description, descriptions = _texts(item.get("description"), p.language)
         assets = item.get("vehicle_assets") or {}
         yield {
-            "id": p.make_id("VehicleType", p.system_id, tid),
+            "id": p.make_id(ID_TYPES["vehicle_types"], p.system_id, tid),
             **p.envelope(_observed({}, doc, p)),
             "system_id": p.system_id,
             "vehicle_type_id": tid,
@@ -266,7 +274,7 @@ def alerts(doc: Doc, p: Params) -> Iterator[Record]:
         informed += [_selector(region_id=r) for r in item.get("region_ids", [])]
         kind = str(item.get("type", "other")).upper()
         yield {
-            "id": p.make_id("Alert", p.system_id, item["alert_id"]),
+            "id": p.make_id(ID_TYPES["alerts"], p.system_id, item["alert_id"]),
             **p.envelope(_observed(item, doc, p, "last_updated")),
             "alert_id": item["alert_id"],
             "active_periods": [

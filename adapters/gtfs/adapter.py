@@ -21,15 +21,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from adapters.base import Complete, CycleContext, Emit, Fetched, NotModified
 from adapters.gtfs.check import FeedIndex, check_feed
-from adapters.gtfs.normalise import Params, records
+from adapters.gtfs.normalise import ID_TYPES, Params, records
 from adapters.gtfs.reader import ZipLimits, open_zip
 from adapters.threaded import batches_in_thread
 
 __all__ = ["GtfsAdapter", "GtfsOptions"]
-
-# The type in each entity's global ids (adapters.gtfs.normalise): what a complete table's
-# ids start with.
-_ID_TYPES = {"stops": "Stop", "routes": "Route", "trips": "Trip", "stop_times": "StopTime"}
 
 
 class GtfsOptions(BaseModel):
@@ -93,7 +89,7 @@ class GtfsAdapter:
         if read_all:
             for entity in self.entities:
                 if f"{entity}.txt" in tables:
-                    yield Complete(entity, ctx.id(_ID_TYPES[entity], ""))
+                    yield Complete(entity, ctx.id(ID_TYPES[entity], ""))
 
     def _check(self, fetched: Fetched, ctx: CycleContext) -> FeedIndex:
         import io  # noqa: PLC0415 - only for feeds small enough to stay in memory

@@ -16,10 +16,14 @@ from typing import Any
 from adapters.gtfs import values as v
 from adapters.gtfs.check import FeedIndex
 
-__all__ = ["Params", "records"]
+__all__ = ["ID_TYPES", "Params", "records"]
 
 Record = dict[str, Any]
 Progress = Callable[[str, int, int | None], None]
+
+# The type in each entity's global ids; the adapter retires a complete table by it.
+_STOP, _ROUTE, _TRIP, _STOP_TIME = "Stop", "Route", "Trip", "StopTime"
+ID_TYPES = {"stops": _STOP, "routes": _ROUTE, "trips": _TRIP, "stop_times": _STOP_TIME}
 
 
 @dataclass(frozen=True)
@@ -78,7 +82,7 @@ def _stop(index: FeedIndex, c: Callable[[str], int], p: Params) -> Maker:
         sid = row[stop_id]
         o = {k: row[i] or None for k, i in cols.items()}
         return {
-            "id": p.make_id("Stop", sid),
+            "id": p.make_id(_STOP, sid),
             **p.envelope,
             "stop_id": sid,
             "stop_code": o["stop_code"],
@@ -120,7 +124,7 @@ def _route(index: FeedIndex, c: Callable[[str], int], p: Params) -> Maker:
         agency = row[c("agency_id")]
         short, long = row[c("route_short_name")], row[c("route_long_name")]
         return {
-            "id": p.make_id("Route", rid),
+            "id": p.make_id(_ROUTE, rid),
             **p.envelope,
             "route_id": rid,
             "agency_id": agency or None,
@@ -169,7 +173,7 @@ def _trip(index: FeedIndex, c: Callable[[str], int], p: Params) -> Maker:
         tid = row[c("trip_id")]
         headsign = row[c("trip_headsign")]
         record: Record = {
-            "id": p.make_id("Trip", tid),
+            "id": p.make_id(_TRIP, tid),
             **p.envelope,
             "trip_id": tid,
             "route_id": row[c("route_id")],
@@ -229,10 +233,10 @@ def _stop_time(index: FeedIndex, c: Callable[[str], int], p: Params) -> Maker:
         if trip != run_trip:
             # make_id joins the parts of a local id with ":" (see adapters.base.urn); the
             # sequence, ASCII digits after the check, is URN-safe as it is.
-            run_trip, run_prefix = trip, make_id("StopTime", trip) + ":"
+            run_trip, run_prefix = trip, make_id(_STOP_TIME, trip) + ":"
         pickup, drop_off = row[pick_i], row[drop_i]
         record: Record = {
-            "id": run_prefix + seq if seq.isascii() else make_id("StopTime", trip, seq),
+            "id": run_prefix + seq if seq.isascii() else make_id(_STOP_TIME, trip, seq),
             **envelope,
             "trip_id": trip,
             "stop_sequence": int(seq),

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from adapters.base import Complete, CycleContext, Emit, MalformedFeedError, NotModified
 from adapters.gtfs_rt.normalise import (
+    ID_TYPES,
     MalformedRealtimeError,
     Normalised,
     Params,
@@ -22,10 +23,6 @@ from adapters.gtfs_rt.normalise import (
 )
 
 __all__ = ["GtfsRealtimeAdapter", "GtfsRealtimeOptions"]
-
-
-# The type in each entity's global ids (adapters.gtfs_rt.normalise).
-_ID_TYPES = {"vehicle_positions": "Vehicle", "trip_updates": "TripUpdate", "alerts": "Alert"}
 
 
 def _parse_all(body: bytes, params: Params) -> tuple[list[Normalised], bool]:
@@ -75,4 +72,4 @@ class GtfsRealtimeAdapter:
             # a URL of positions says nothing about the alerts another one lists.
             if full and len(urls) == 1:
                 for entity in self.entities:
-                    yield Complete(entity, ctx.id(_ID_TYPES[entity], ""))
+                    yield Complete(entity, ctx.id(ID_TYPES[entity], ""))

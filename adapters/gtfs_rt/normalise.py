@@ -16,7 +16,19 @@ from typing import Any
 from google.protobuf.message import DecodeError
 from google.transit import gtfs_realtime_pb2 as rt
 
-__all__ = ["Normalised", "Params", "decode", "is_full_dataset", "normalise", "parse_feed"]
+__all__ = [
+    "ID_TYPES",
+    "Normalised",
+    "Params",
+    "decode",
+    "is_full_dataset",
+    "normalise",
+    "parse_feed",
+]
+
+# The type in each entity's global ids; the adapter retires a complete feed by it.
+_VEHICLE, _TRIP_UPDATE, _ALERT = "Vehicle", "TripUpdate", "Alert"
+ID_TYPES = {"vehicle_positions": _VEHICLE, "trip_updates": _TRIP_UPDATE, "alerts": _ALERT}
 
 
 @dataclass(frozen=True)
@@ -115,7 +127,7 @@ def _vehicle(entity: Any, header_ts: int | None, p: Params) -> dict[str, Any]:
     else:
         latitude = longitude = bearing = speed = odometer = None
     record: dict[str, Any] = {
-        "id": p.make_id("Vehicle", vehicle_id or entity.id),
+        "id": p.make_id(_VEHICLE, vehicle_id or entity.id),
         **p.envelope(
             _observed(v.timestamp if has("timestamp") else None, header_ts, p.fetched_at_ms)
         ),
@@ -172,7 +184,7 @@ def _trip_update(entity: Any, header_ts: int | None, p: Params) -> dict[str, Any
     if trip["start_date"]:
         local.append(trip["start_date"])
     return {
-        "id": p.make_id("TripUpdate", *local),
+        "id": p.make_id(_TRIP_UPDATE, *local),
         **p.envelope(_observed(_opt(t, "timestamp"), header_ts, p.fetched_at_ms)),
         **trip,
         "vehicle_id": _opt(t.vehicle, "id") if t.HasField("vehicle") else None,
@@ -185,7 +197,7 @@ def _trip_update(entity: Any, header_ts: int | None, p: Params) -> dict[str, Any
 def _alert(entity: Any, header_ts: int | None, p: Params) -> dict[str, Any]:
     a = entity.alert
     return {
-        "id": p.make_id("Alert", entity.id),
+        "id": p.make_id(_ALERT, entity.id),
         **p.envelope(_observed(None, header_ts, p.fetched_at_ms)),
         "alert_id": entity.id,
         "active_periods": [
