@@ -313,7 +313,8 @@ class _WriterCompiler:
                 default = self.src.constant(field["default"])
                 self.src.emit(indent, f"{local} = {value}.get({name}, {default})")
             else:
-                self.src.emit(indent, f"{local} = {value}.get({name})")
+                # A required field: a missing one fails here, as a KeyError naming it.
+                self.src.emit(indent, f"{local} = {value}[{name}]")
             # Naming the field costs nothing until it fails (exceptions are zero-cost in 3.11).
             self.src.emit(indent, "try:")
             self.write(field["type"], local, indent + 1, inner)
@@ -338,8 +339,9 @@ class _WriterCompiler:
             null = kinds.index("null")
             emit(indent, f"if {value} is None: append({_zigzag_byte(null)})")
             emit(indent, "else:")
-            emit(indent + 1, f"append({_zigzag_byte(1 - null)})")
-            self.write(branches[1 - null], value, indent + 1, namespace)
+            if not self._after_branch(branches[1 - null], 1 - null, value, indent + 1, namespace):
+                emit(indent + 1, f"append({_zigzag_byte(1 - null)})")
+                self.write(branches[1 - null], value, indent + 1, namespace)
             return
         # fastavro writes the first branch the value is valid for; so do these tests.
         for index, (branch, kind) in enumerate(zip(branches, kinds, strict=True)):
@@ -349,6 +351,39 @@ class _WriterCompiler:
             self.write(branch, value, indent + 1, namespace)
         emit(indent, "else:")
         emit(indent + 1, f"raise ValueError(f'no branch of the union takes {{{value}!r}}')")
+
+    def _after_branch(
+        self, branch: Any, index: int, value: str, indent: int, namespace: str
+    ) -> bool:
+        """Emit the branch index and a string, float, double or enum value with one write
+        where the two can be joined (False for other branches): most fields of the hub's
+        records are such nullable values, and each write to the buffer is a call."""
+        emit = self.src.emit
+        if isinstance(branch, str) and branch not in _PRIMITIVES:
+            branch = self.names.resolve(branch, namespace)
+        if isinstance(branch, dict) and "logicalType" in branch:
+            return False
+        kind = _type_of(branch)
+        mark = _zigzag_byte(index)
+        if kind == "string":
+            encoded, size = self.src.local(), self.src.local()
+            # Mark and length of a string shorter than 64 bytes, by length.
+            starts = self.src.constant([bytes((mark, n << 1)) for n in range(64)])
+            emit(indent, f"{encoded} = {value}.encode()")
+            emit(indent, f"{size} = len({encoded})")
+            emit(indent, f"if {size} < 64: out += {starts}[{size}]")
+            emit(indent, f"else: append({mark}); _write_long(append, {size})")
+            emit(indent, f"out += {encoded}")
+        elif kind in ("float", "double"):
+            pack = self.src.constant(struct.Struct("<Bf" if kind == "float" else "<Bd").pack)
+            emit(indent, f"out += {pack}({mark}, {value})")
+        elif kind == "enum" and isinstance(branch, dict):
+            self.names.define(branch, namespace)
+            marked = {s: bytes((mark,)) + b for s, b in self._enum_table(branch["symbols"]).items()}
+            emit(indent, f"out += {self.src.constant(marked)}[{value}]")
+        else:
+            return False
+        return True
 
     def _accepts(self, branch: Any, kind: str, value: str, namespace: str) -> str:
         if kind == "null":
