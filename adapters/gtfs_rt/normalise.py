@@ -103,6 +103,13 @@ _SCHEDULE = _names(rt.TripDescriptor.ScheduleRelationship)
 _STOP_STATUS = _names(rt.VehiclePosition.VehicleStopStatus)
 _CONGESTION = _names(rt.VehiclePosition.CongestionLevel)
 _OCCUPANCY = _names(rt.VehiclePosition.OccupancyStatus)
+# GTFS-RT says NO_VALUE or UNKNOWN where the schema's three-valued GTFS field says NO_INFO.
+_WHEELCHAIR = {
+    rt.VehicleDescriptor.NO_VALUE: "NO_INFO",
+    rt.VehicleDescriptor.UNKNOWN: "NO_INFO",
+    rt.VehicleDescriptor.WHEELCHAIR_ACCESSIBLE: "ACCESSIBLE",
+    rt.VehicleDescriptor.WHEELCHAIR_INACCESSIBLE: "NOT_ACCESSIBLE",
+}
 
 
 def _vehicle(entity: Any, header_ts: int | None, p: Params) -> dict[str, Any]:
@@ -114,8 +121,10 @@ def _vehicle(entity: Any, header_ts: int | None, p: Params) -> dict[str, Any]:
         vehicle_id = d.id if has_d("id") else None
         label = d.label if has_d("label") else None
         plate = d.license_plate if has_d("license_plate") else None
+        wheelchair = _WHEELCHAIR[d.wheelchair_accessible]
     else:
         vehicle_id = label = plate = None
+        wheelchair = "NO_INFO"
     # A position is required: a vehicle without one fails validation and is dead-lettered.
     if has("position"):
         pos = v.position
@@ -134,6 +143,7 @@ def _vehicle(entity: Any, header_ts: int | None, p: Params) -> dict[str, Any]:
         "vehicle_id": vehicle_id,
         "vehicle_label": label,
         "license_plate": plate,
+        "wheelchair_accessible": wheelchair,
         **(_trip(v.trip) if has("trip") else _NO_TRIP),
         "latitude": latitude,
         "longitude": longitude,
@@ -146,8 +156,32 @@ def _vehicle(entity: Any, header_ts: int | None, p: Params) -> dict[str, Any]:
         "congestion_level": _CONGESTION[v.congestion_level] if has("congestion_level") else None,
         "occupancy_status": _OCCUPANCY[v.occupancy_status] if has("occupancy_status") else None,
         "occupancy_percentage": v.occupancy_percentage if has("occupancy_percentage") else None,
+        "carriages": _carriages(v.multi_carriage_details),
     }
     return record
+
+
+def _carriages(details: Any) -> list[dict[str, Any]]:
+    """Per-carriage occupancy, in carriage_sequence order (the spec does not order them)."""
+    if not details:
+        return []
+    carriages = [
+        {
+            "carriage_id": _opt(c, "id"),
+            "label": _opt(c, "label"),
+            "occupancy_status": _OCCUPANCY[c.occupancy_status]
+            if c.HasField("occupancy_status")
+            else None,
+            # -1 is the spec's "no data", and its default.
+            "occupancy_percentage": c.occupancy_percentage
+            if c.HasField("occupancy_percentage") and c.occupancy_percentage >= 0
+            else None,
+            "carriage_sequence": c.carriage_sequence,
+        }
+        for c in details
+    ]
+    carriages.sort(key=lambda c: int(c["carriage_sequence"]))
+    return carriages
 
 
 def _stop_time_update(u: Any) -> dict[str, Any]:
@@ -157,19 +191,26 @@ def _stop_time_update(u: Any) -> dict[str, Any]:
     def event(e: Any, name: str) -> Any:
         return _opt(e, name) if e is not None else None
 
-    def at(e: Any) -> int | None:
-        t = event(e, "time")
+    def at(e: Any, name: str = "time") -> int | None:
+        t = event(e, name)
         return t * 1000 if t else None
 
+    properties = u.stop_time_properties if u.HasField("stop_time_properties") else None
     return {
         "stop_sequence": _opt(u, "stop_sequence"),
         "stop_id": _opt(u, "stop_id"),
+        "assigned_stop_id": _opt(properties, "assigned_stop_id") if properties else None,
         "arrival_delay": event(arrival, "delay"),
         "arrival_time": at(arrival),
         "arrival_uncertainty": event(arrival, "uncertainty"),
+        "arrival_scheduled_time": at(arrival, "scheduled_time"),
         "departure_delay": event(departure, "delay"),
         "departure_time": at(departure),
         "departure_uncertainty": event(departure, "uncertainty"),
+        "departure_scheduled_time": at(departure, "scheduled_time"),
+        "departure_occupancy_status": _enum_name(
+            rt.VehiclePosition.OccupancyStatus, u, "departure_occupancy_status"
+        ),
         "schedule_relationship": _enum_name(
             rt.TripUpdate.StopTimeUpdate.ScheduleRelationship, u, "schedule_relationship"
         )
@@ -189,6 +230,7 @@ def _trip_update(entity: Any, header_ts: int | None, p: Params) -> dict[str, Any
         **trip,
         "vehicle_id": _opt(t.vehicle, "id") if t.HasField("vehicle") else None,
         "vehicle_label": _opt(t.vehicle, "label") if t.HasField("vehicle") else None,
+        "license_plate": _opt(t.vehicle, "license_plate") if t.HasField("vehicle") else None,
         "delay": _opt(t, "delay"),
         "stop_time_updates": [_stop_time_update(u) for u in t.stop_time_update],
     }
@@ -224,9 +266,18 @@ def _alert(entity: Any, header_ts: int | None, p: Params) -> dict[str, Any]:
         "effect": _enum_name(rt.Alert.Effect, a, "effect") or "UNKNOWN_EFFECT",
         "severity_level": _enum_name(rt.Alert.SeverityLevel, a, "severity_level")
         or "UNKNOWN_SEVERITY",
+        "cause_detail": _translated(a.cause_detail),
+        "effect_detail": _translated(a.effect_detail),
         "header_text": _translated(a.header_text),
         "description_text": _translated(a.description_text),
+        "tts_header_text": _translated(a.tts_header_text),
+        "tts_description_text": _translated(a.tts_description_text),
         "url": _translated(a.url),
+        "images": [
+            {"url": i.url, "media_type": i.media_type, "language": i.language or None}
+            for i in a.image.localized_image
+        ],
+        "image_alternative_text": _translated(a.image_alternative_text),
     }
 
 

@@ -127,6 +127,96 @@ def test_trip_updates_alerts_incremental_feeds_and_missing_fields() -> None:
     )
 
 
+def test_every_field_of_the_schemas_is_read_when_the_feed_has_it() -> None:
+    """The newer GTFS-RT fields the schemas have a home for: carriages and wheelchair access,
+    assigned stops, scheduled times and occupancy per stop, alert details, TTS and images."""
+    message = rt.FeedMessage()
+    message.header.gtfs_realtime_version = "2.0"
+    message.header.timestamp = 1_700_000_100
+    vehicle = message.entity.add(id="train-7").vehicle
+    vehicle.vehicle.id = "train-7"
+    vehicle.vehicle.wheelchair_accessible = rt.VehicleDescriptor.WHEELCHAIR_INACCESSIBLE
+    vehicle.position.latitude, vehicle.position.longitude = 35.68, 139.76
+    # Listed out of order; the second carriage has no data (-1, the spec's default).
+    vehicle.multi_carriage_details.add(
+        id="c2", label="2号車", carriage_sequence=2, occupancy_percentage=-1
+    )
+    vehicle.multi_carriage_details.add(
+        id="c1",
+        carriage_sequence=1,
+        occupancy_status=rt.VehiclePosition.FEW_SEATS_AVAILABLE,
+        occupancy_percentage=75,
+    )
+    unknown = message.entity.add(id="bus-1").vehicle
+    unknown.vehicle.id = "bus-1"
+    unknown.vehicle.wheelchair_accessible = rt.VehicleDescriptor.UNKNOWN
+    unknown.position.latitude, unknown.position.longitude = 35.0, 139.0
+    update = message.entity.add(id="tu-new").trip_update
+    update.trip.trip_id = "extra-1"
+    update.trip.schedule_relationship = rt.TripDescriptor.NEW
+    update.vehicle.license_plate = "品川500あ1234"
+    stop = update.stop_time_update.add(stop_sequence=1, stop_id="s1")
+    stop.arrival.scheduled_time = 1_700_000_500
+    stop.departure.scheduled_time = 1_700_000_560
+    stop.departure_occupancy_status = rt.VehiclePosition.STANDING_ROOM_ONLY
+    stop.stop_time_properties.assigned_stop_id = "s1-platform-3"
+    alert = message.entity.add(id="al-2").alert
+    alert.cause_detail.translation.add(text="信号故障", language="ja")
+    alert.effect_detail.translation.add(text="Single-track working", language="en")
+    alert.tts_header_text.translation.add(text="Delays on the Yamanote line", language="en")
+    alert.tts_description_text.translation.add(text="Expect 20 minutes", language="en")
+    alert.image.localized_image.add(url="https://example.jp/map.png", media_type="image/png")
+    alert.image_alternative_text.translation.add(text="Map of the detour", language="en")
+    items = {
+        (i.entity, i.record["id"]): i.record
+        for i in parse_feed(message.SerializeToString(), params())
+    }
+
+    train = items[("vehicle_positions", "urn:ngsi-ld:Vehicle:usf:train-7")]
+    assert train["wheelchair_accessible"] == "NOT_ACCESSIBLE"
+    assert train["carriages"] == [
+        {
+            "carriage_id": "c1",
+            "label": None,
+            "occupancy_status": "FEW_SEATS_AVAILABLE",
+            "occupancy_percentage": 75,
+            "carriage_sequence": 1,
+        },
+        {
+            "carriage_id": "c2",
+            "label": "2号車",
+            "occupancy_status": None,
+            "occupancy_percentage": None,
+            "carriage_sequence": 2,
+        },
+    ]
+    bus = items[("vehicle_positions", "urn:ngsi-ld:Vehicle:usf:bus-1")]
+    assert (bus["wheelchair_accessible"], bus["carriages"]) == ("NO_INFO", [])
+    trip = items[("trip_updates", "urn:ngsi-ld:TripUpdate:usf:extra-1")]
+    assert trip["license_plate"] == "品川500あ1234"
+    (first,) = trip["stop_time_updates"]
+    assert first["assigned_stop_id"] == "s1-platform-3"
+    assert first["arrival_scheduled_time"] == 1_700_000_500_000
+    assert first["departure_scheduled_time"] == 1_700_000_560_000
+    assert (first["arrival_time"], first["departure_time"]) == (None, None)
+    assert first["departure_occupancy_status"] == "STANDING_ROOM_ONLY"
+    notice = items[("alerts", "urn:ngsi-ld:Alert:usf:al-2")]
+    assert notice["cause_detail"] == [{"text": "信号故障", "language": "ja"}]
+    assert notice["effect_detail"] == [{"text": "Single-track working", "language": "en"}]
+    assert notice["tts_header_text"][0]["text"] == "Delays on the Yamanote line"
+    assert notice["tts_description_text"][0]["text"] == "Expect 20 minutes"
+    assert notice["images"] == [
+        {"url": "https://example.jp/map.png", "media_type": "image/png", "language": None}
+    ]
+    assert notice["image_alternative_text"] == [{"text": "Map of the detour", "language": "en"}]
+    schemas = {
+        "trip_updates": "tsunagu.mobility.TripUpdate",
+        "alerts": "tsunagu.mobility.ServiceAlert",
+        "vehicle_positions": "tsunagu.mobility.VehiclePosition",
+    }
+    assert all(valid(r, schemas[k]) for (k, _), r in items.items())
+
+
 @pytest.mark.parametrize("garbage", [b"\xff\xfe not protobuf at all", b"<html>503</html>"])
 def test_garbage_is_not_a_feed(garbage: bytes) -> None:
     with pytest.raises(MalformedRealtimeError):
