@@ -1,7 +1,9 @@
 """The GTFS-Realtime adapter: fetch the protobuf feed, normalise it off the event loop.
 
-A full-dataset feed (the usual kind) at a single URL is complete: a vehicle, trip update
-or alert it no longer lists is retired. Incremental feeds retire nothing."""
+A full-dataset feed (the usual kind) is complete: a vehicle, trip update or alert it no
+longer lists is retired. With several URLs (one per kind is usual) only a cycle that read
+every URL in full knows the whole set, so a URL that answered 304 or sent an incremental
+message holds retirement off until a cycle that did. Incremental feeds retire nothing."""
 
 from __future__ import annotations
 
@@ -54,9 +56,11 @@ class GtfsRealtimeAdapter:
 
     async def cycle(self, ctx: CycleContext) -> AsyncIterator[Emit | Complete]:
         urls = [ctx.url] if ctx.url else list(ctx.urls.values())
+        complete = True  # every URL read, and each a full dataset
         for url in urls:
             fetched = await ctx.fetch(url)
             if isinstance(fetched, NotModified):
+                complete = False  # what it lists was not yielded: not seen this cycle
                 continue
             params = Params(ctx.id, ctx.envelope, fetched.fetched_at_ms)
             body = fetched.read()
@@ -65,11 +69,12 @@ class GtfsRealtimeAdapter:
                 records, full = await asyncio.to_thread(_parse_all, body, params)
             except MalformedRealtimeError as exc:
                 raise MalformedFeedError(str(exc), url) from exc
+            complete = complete and full
             for item in records:
                 yield Emit(item.entity, item.record)
-            # A full dataset lists every vehicle in service, trip update and alert: one that
-            # is gone ended. Only for a feed of one URL: with several (one per kind is usual)
-            # a URL of positions says nothing about the alerts another one lists.
-            if full and len(urls) == 1:
-                for entity in self.entities:
-                    yield Complete(entity, ctx.id(ID_TYPES[entity], ""))
+        # Full datasets list every vehicle in service, trip update and alert: one that is
+        # gone ended. With several URLs, the set is all of them together: a URL of positions
+        # says nothing about the alerts another one lists.
+        if complete:
+            for entity in self.entities:
+                yield Complete(entity, ctx.id(ID_TYPES[entity], ""))

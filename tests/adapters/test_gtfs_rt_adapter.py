@@ -302,3 +302,68 @@ async def test_a_vehicle_gone_from_a_full_dataset_is_retired_but_not_from_a_diff
     differential = await (await ingest.runner("bull-runner")).run_cycle()
     assert (differential.outcome, differential.retired) == ("ok", 0)
     assert await ingest.tombstones(topic) == [ids[gone]]
+
+
+async def test_a_feed_of_several_urls_retires_only_after_reading_all_of_them_in_full(
+    tmp_path: Path, cluster: Cluster, unique: str
+) -> None:
+    positions = rt.FeedMessage()
+    positions.ParseFromString(BULL_RUNNER.read_bytes())
+    alerts = rt.FeedMessage()
+    alerts.header.gtfs_realtime_version = "2.0"
+    alerts.header.timestamp = positions.header.timestamp
+    alerts.entity.add(id="detour").alert.header_text.translation.add(text="Detour")
+    vp_topic = f"usf.mobility.vehicle-positions-{unique}.v1"
+    alert_topic = f"usf.mobility.alerts-{unique}.v1"
+    files = {"vp.pb": positions.SerializeToString(), "alerts.pb": alerts.SerializeToString()}
+    async with feed_server(files) as server:
+        yaml = f"""
+        version: 1
+        areas:
+          usf: {{title: USF}}
+        topics:
+          {vp_topic}:
+            area: usf
+            schema: tsunagu.mobility.VehiclePosition
+            licence: Apache-2.0
+            publisher: USF
+          {alert_topic}:
+            area: usf
+            schema: tsunagu.mobility.ServiceAlert
+            licence: Apache-2.0
+            publisher: USF
+        feeds:
+          bull-runner:
+            adapter: gtfs-rt
+            urls: {{positions: "{server.url("vp.pb")}", alerts: "{server.url("alerts.pb")}"}}
+            topics: {{vehicle_positions: {vp_topic}, alerts: {alert_topic}}}
+        """
+        async with ingest_env(
+            tmp_path, cluster.bootstrap_servers, REPO / "schemas" / "avro", yaml
+        ) as ingest:
+            first = await (await ingest.runner("bull-runner")).run_cycle()
+            assert (first.outcome, first.produced, first.retired) == (
+                "ok",
+                len(positions.entity) + 1,
+                0,
+            )
+            ids = {r["vehicle_id"]: r["id"] for r in await ingest.read(vp_topic)}
+
+            # A vehicle leaves while the alerts answer 304: their alert was not seen this
+            # cycle, so nothing may be retired yet (the alert would go with the vehicle).
+            gone = [positions.entity[0].vehicle.vehicle.id]
+            del positions.entity[0]
+            server.files["vp.pb"] = positions.SerializeToString()
+            waiting = await (await ingest.runner("bull-runner")).run_cycle()
+            assert (waiting.outcome, waiting.retired) == ("ok", 0)
+
+            # Both read in full: the two vehicles gone and the ended alert are retired.
+            gone.append(positions.entity[0].vehicle.vehicle.id)
+            del positions.entity[0]
+            del alerts.entity[0]
+            server.files["vp.pb"] = positions.SerializeToString()
+            server.files["alerts.pb"] = alerts.SerializeToString()
+            both = await (await ingest.runner("bull-runner")).run_cycle()
+            assert (both.outcome, both.produced, both.retired) == ("ok", 0, 3)
+            assert sorted(await ingest.tombstones(vp_topic)) == sorted(ids[v] for v in gone)
+            assert await ingest.tombstones(alert_topic) == ["urn:ngsi-ld:Alert:usf:detour"]
