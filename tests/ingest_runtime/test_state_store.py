@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.db import create_schema, make_engine
-from hub.ingest.state import FeedStateStore
+from hub.ingest.state import FeedHashes, FeedStateStore
 from tests.pg import private_schema
 
 
@@ -45,6 +45,32 @@ async def test_hashes_are_saved_updated_and_read_back_per_feed(engine: AsyncEngi
         "urn:x:new": "n",
     }
     assert await store.known_hashes("b", ["urn:x:1", "urn:x:2"]) == {"urn:x:1": "other feed"}
+
+
+async def test_a_feed_that_outgrows_the_hash_cache_is_answered_by_the_store(
+    engine: AsyncEngine,
+) -> None:
+    store = FeedStateStore(engine)
+    small = FeedHashes(store, "vehicles", cache_size=100)
+    small.begin_cycle(1)
+    await small.remember("t", {f"urn:v:{i}": f"h{i}" for i in range(60)})
+    assert await small.known(["urn:v:0", "urn:v:59", "nope"]) == {
+        "urn:v:0": "h0",
+        "urn:v:59": "h59",
+    }
+    assert len(small._cache) == 60  # held whole: answered from memory
+
+    big = FeedHashes(store, "timetable", cache_size=100)
+    big.begin_cycle(1)
+    for start in range(0, 300, 60):
+        await big.remember("t", {f"urn:s:{i}": f"h{i}" for i in range(start, start + 60)})
+    assert big._cache == {}  # outgrown: nothing kept that a scan would only evict
+    await big.remember("t", {"urn:s:0": "changed"})
+    assert big._cache == {}
+    assert await big.known(["urn:s:0", "urn:s:299", "urn:v:0"]) == {
+        "urn:s:0": "changed",
+        "urn:s:299": "h299",
+    }
 
 
 async def test_entities_a_cycle_did_not_see_are_listed_by_topic_and_prefix(
