@@ -93,8 +93,11 @@ async def build_feed_runner(
     adapter = make_adapter(deployment, feed_id)
     routes = entity_topics(deployment, feed_id, adapter)
     area = deployment.topic(next(iter(routes.values()))).area
-    hashes = store.hashes_of(feed_id)
     reference: frozenset[str] = getattr(adapter, "reference_entities", frozenset())
+    # Reference data (a timetable) changes once a day or less, and its next import may come
+    # hours later: the store answers it then, instead of tens of MB held all day (a
+    # national timetable would fill the cache each import, and peak that much higher).
+    hashes = store.hashes_of(feed_id, cached=not all(e in reference for e in routes))
     writers: dict[str, TopicWriter] = {}
     by_topic: dict[str, TopicWriter] = {}
     for entity, topic_name in routes.items():

@@ -131,8 +131,8 @@ class FeedHashes:
     whole: 100,000 vehicles of a national feed. With 50,000 such a feed read half its
     hashes from the store on every cycle. A feed that outgrows the cache stops using it:
     each cycle reads the feed from start to end, so a cache holding a part of it would
-    only ever hold what the next cycle reaches last, after evicting it (a timetable's
-    import kept 30 MB more for no hits).
+    only ever hold what the next cycle reaches last, after evicting it. Feeds of reference
+    data (timetables) use no cache at all (``hashes_of``).
     """
 
     def __init__(self, store: FeedStateStore, feed: str, cache_size: int = 150_000) -> None:
@@ -256,9 +256,10 @@ class FeedStateStore:
                 found.update((row[0], row[1]) for row in await conn.execute(query))
         return found
 
-    def hashes_of(self, feed: str) -> FeedHashes:
-        """The feed's content hashes, as the writer asks for them."""
-        return FeedHashes(self, feed)
+    def hashes_of(self, feed: str, *, cached: bool = True) -> FeedHashes:
+        """The feed's content hashes, as the writer asks for them; ``cached=False`` for a
+        feed whose hashes are not worth memory between its cycles."""
+        return FeedHashes(self, feed) if cached else FeedHashes(self, feed, cache_size=0)
 
     async def save_entity_hashes(
         self, feed: str, topic: str, changed: Mapping[str, str], seen_ms: int
