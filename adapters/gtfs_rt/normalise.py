@@ -233,7 +233,24 @@ def _trip_update(entity: Any, header_ts: int | None, p: Params) -> dict[str, Any
         "license_plate": _opt(t.vehicle, "license_plate") if t.HasField("vehicle") else None,
         "delay": _opt(t, "delay"),
         "stop_time_updates": [_stop_time_update(u) for u in t.stop_time_update],
+        "trip_properties": _trip_properties(t.trip_properties)
+        if t.HasField("trip_properties")
+        else None,
     }
+
+
+def _trip_properties(properties: Any) -> dict[str, Any]:
+    return {name: _opt(properties, name) for name in _TRIP_PROPERTIES}
+
+
+_TRIP_PROPERTIES = (
+    "trip_id",
+    "start_date",
+    "start_time",
+    "shape_id",
+    "trip_headsign",
+    "trip_short_name",
+)
 
 
 def _alert(entity: Any, header_ts: int | None, p: Params) -> dict[str, Any]:

@@ -101,6 +101,7 @@ def test_trip_updates_alerts_incremental_feeds_and_missing_fields() -> None:
     assert (stops[0]["arrival_delay"], stops[0]["arrival_time"]) == (60, None)
     assert stops[1]["departure_time"] == 1_700_000_400_000
     assert stops[2]["schedule_relationship"] == "SKIPPED"
+    assert update["trip_properties"] is None
     alert = items[("alerts", "urn:ngsi-ld:Alert:usf:al-1")]
     assert (alert["cause"], alert["effect"]) == ("CONSTRUCTION", "DETOUR")
     assert alert["header_text"] == [
@@ -155,6 +156,8 @@ def test_every_field_of_the_schemas_is_read_when_the_feed_has_it() -> None:
     update.trip.trip_id = "extra-1"
     update.trip.schedule_relationship = rt.TripDescriptor.NEW
     update.vehicle.license_plate = "品川500あ1234"
+    update.trip_properties.shape_id = "detour-shape"
+    update.trip_properties.trip_headsign = "臨時 熊本駅"
     stop = update.stop_time_update.add(stop_sequence=1, stop_id="s1")
     stop.arrival.scheduled_time = 1_700_000_500
     stop.departure.scheduled_time = 1_700_000_560
@@ -194,6 +197,14 @@ def test_every_field_of_the_schemas_is_read_when_the_feed_has_it() -> None:
     assert (bus["wheelchair_accessible"], bus["carriages"]) == ("NO_INFO", [])
     trip = items[("trip_updates", "urn:ngsi-ld:TripUpdate:usf:extra-1")]
     assert trip["license_plate"] == "品川500あ1234"
+    assert trip["trip_properties"] == {
+        "trip_id": None,
+        "start_date": None,
+        "start_time": None,
+        "shape_id": "detour-shape",
+        "trip_headsign": "臨時 熊本駅",
+        "trip_short_name": None,
+    }
     (first,) = trip["stop_time_updates"]
     assert first["assigned_stop_id"] == "s1-platform-3"
     assert first["arrival_scheduled_time"] == 1_700_000_500_000
