@@ -22,8 +22,15 @@ __all__ = ["SchemaCatalogue", "SchemaEntry", "default_schema_dir", "packaged_dat
 
 
 def packaged_data_dir() -> Path:
-    """The data directory shipped inside the wheel (hub/_data: schemas and the demo topics.yaml)."""
-    return Path(str(resources.files("hub"))) / "_data"
+    """The data directory shipped inside the wheel (hub/_data: schemas, the demo topics.yaml
+    and its mappings), or, for an editable install, the source tree it was installed from."""
+    package = Path(str(resources.files("hub")))
+    packaged = package / "_data"
+    if packaged.is_dir():
+        return packaged
+    # An editable install (the README's test command) does not build hub/_data: the files it
+    # would hold sit at the top of the checkout under the same names.
+    return package.parent
 
 
 def default_schema_dir() -> Path:
