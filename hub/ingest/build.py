@@ -17,6 +17,7 @@ from hub.config import Deployment
 from hub.connections import Connections
 from hub.errors import ConfigError, Problem
 from hub.ingest.fetch import Fetcher, FetchPolicy
+from hub.ingest.reconcile import forget_what_the_cluster_lost
 from hub.ingest.runner import FeedRunner, FeedSpec
 from hub.ingest.state import FeedStateStore
 from hub.publish import TopicWriter
@@ -118,6 +119,7 @@ async def build_feed_runner(
                 reference_data=all(e in reference for e, t in routes.items() if t == topic_name),
             )
         writers[entity] = by_topic[topic_name]
+    await forget_what_the_cluster_lost(feed_id, by_topic, deployment, connections, store)
     fetcher = Fetcher(
         session, store, feed_id, auth=feed.auth, policy=FetchPolicy(), download_dir=download_dir
     )

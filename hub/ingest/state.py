@@ -230,6 +230,21 @@ class FeedStateStore:
                 [{"feed": feed, "url": url, **validators.__dict__}],
             )
 
+    async def forget_validators(self, feed: str) -> None:
+        """Drop the feed's conditional-GET validators and body hashes, so its next fetch
+        reads every source in full."""
+        async with write_transaction(self.engine) as conn:
+            await conn.execute(sa.delete(sources).where(sources.c.feed == feed))
+
+    async def forget_topic(self, feed: str, topic: str) -> int:
+        """Drop every entity the feed published to ``topic`` (the cluster no longer holds
+        them); the number dropped."""
+        async with write_transaction(self.engine) as conn:
+            result = await conn.execute(
+                sa.delete(entities).where(entities.c.feed == feed, entities.c.topic == topic)
+            )
+        return int(result.rowcount or 0)
+
     async def has_entity_hashes(self, feed: str) -> bool:
         """True when the feed has published anything (so lookups are worth making)."""
         async with self.engine.connect() as conn:

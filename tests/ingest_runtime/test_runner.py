@@ -12,8 +12,11 @@ import pytest
 
 from adapters import registry as adapter_registry
 from hub import headers as h
+from hub.broker import EmbeddedBroker
+from hub.errors import BrokerStartError
 from hub.ingest.fetch import FetchPolicy
 from hub.kafka import Cluster
+from tests.conftest import service_missing
 from tests.ingest_runtime.harness import Fault, FeedServer, IngestEnv, feed_server, ingest_env
 
 SCHEMAS = Path(__file__).parent / "schemas"
@@ -239,3 +242,33 @@ async def test_duplicate_entities_in_one_fetch_are_published_once(
     server.files["things.json"] = things(("a", "A", 1.0), ("a", "A", 1.0), ("b", "B", 2.0))
     summary = await (await env.runner("things")).run_cycle()
     assert (summary.produced, summary.unchanged) == (2, 1)
+
+
+async def test_a_feed_publishes_again_into_a_cluster_that_lost_its_records(
+    tmp_path: Path, cluster: Cluster, server: FeedServer, unique: str
+) -> None:
+    """The demo restarted: the store remembers validators and hashes, but the new embedded
+    broker holds nothing. The feed must publish again, not answer "not modified" for good."""
+    config = deployment(server, unique)
+    async with ingest_env(tmp_path, cluster.bootstrap_servers, SCHEMAS, config) as first:
+        assert (await (await first.runner("things")).run_cycle()).produced == 2
+    fresh = EmbeddedBroker(log_dir=tmp_path / "broker")
+    try:
+        fresh.start()
+    except BrokerStartError as exc:
+        service_missing(f"a second embedded broker: {exc}")
+    try:
+        # Same folder, same store: only the broker is new (as after `tsunagu up` restarts).
+        async with ingest_env(tmp_path, fresh.bootstrap_servers, SCHEMAS, config) as restarted:
+            summary = await (await restarted.runner("things")).run_cycle()
+            assert (summary.outcome, summary.produced) == ("ok", 2)
+            records = await restarted.read(topic_of(restarted))
+            assert sorted(r["id"] for r in records) == [
+                "urn:ngsi-ld:Thing:town:a",
+                "urn:ngsi-ld:Thing:town:b",
+            ]
+            # What it publishes now is remembered again: the next start is quiet.
+            again = await (await restarted.runner("things")).run_cycle()
+            assert (again.outcome, again.produced) == ("not_modified", 0)
+    finally:
+        fresh.stop()
