@@ -26,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from hub.broker import is_loopback
 from hub.config.bounds import Between, DurationBetween
 from hub.config.duration import MAX_DURATION
 from hub.config.secrets import (
@@ -154,6 +155,11 @@ class HttpSettings(_Model):
     # How clients reach the hub when that is not host:port (a Service, an ingress), e.g.
     # http://tsunagu.tsunagu.svc:8080; /v1/info and the catalogue give out this address.
     public_url: NonEmpty | None = None
+    # Tell every /v1/info caller the Kafka bootstrap addresses. Only for clusters with
+    # authentication and ACLs of their own: a listener without them lets whoever reaches
+    # it read every topic, whatever the gateway grants. By default only callers on this
+    # machine (for the embedded broker) and keys granted read and publish on "*" get them.
+    advertise_kafka: bool = False
 
 
 class StoreSettings(_Model):
@@ -181,10 +187,20 @@ class StoreSettings(_Model):
         return resolve_secret(self.url_env, "hub.store.url_env")
 
 
+def _loopback(value: str) -> str:
+    if not is_loopback(value):
+        raise ValueError(
+            f"the embedded broker listens on loopback only (127.0.0.1, ::1 or localhost, got "
+            f"{value!r}): it has no authentication, so anyone reaching it reads every topic. "
+            "For other machines, configure a Kafka cluster with authentication and ACLs"
+        )
+    return value
+
+
 class EmbeddedBrokerSettings(_Model):
     """Where the embedded broker listens when no Kafka cluster is configured (port 0: any)."""
 
-    host: NonEmpty = "127.0.0.1"
+    host: Annotated[str, AfterValidator(_loopback)] = "127.0.0.1"
     port: Port = 0
 
 
