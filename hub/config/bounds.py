@@ -50,10 +50,15 @@ class DurationBetween:
     def _validate(self, value: object) -> timedelta:
         duration = parse_duration(value)
         if duration < self.low:
-            shown = format_duration(duration) if duration >= timedelta(milliseconds=1) else value
-            raise ValueError(f"must be at least {format_duration(self.low)} (got {shown})")
+            shown = _show(duration) if duration >= timedelta(milliseconds=1) else value
+            raise ValueError(f"must be at least {_show(self.low)} (got {shown})")
         if duration > self.high:
-            raise ValueError(
-                f"must be at most {format_duration(self.high)} (got {format_duration(duration)})"
-            )
+            raise ValueError(f"must be at most {_show(self.high)} (got {_show(duration)})")
         return duration
+
+
+def _show(value: timedelta) -> str:
+    # Limits are set in days ("30d" reads better than format_duration's "4w2d").
+    if value >= timedelta(days=1) and value % timedelta(days=1) == timedelta(0):
+        return f"{value.days}d"
+    return format_duration(value)

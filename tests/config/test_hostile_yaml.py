@@ -15,6 +15,8 @@ import pytest
 from hub.broker import free_port
 from hub.config.yaml_source import MAX_BYTES, MAX_NODES, read_yaml
 
+from .conftest import copy_fixture, expectations
+
 # Nine levels of nine aliases: 9**9 (387 million) values from eleven lines.
 ALIAS_BOMB = "version: 1\na: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
     f"{name}: &{name} [{', '.join([f'*{previous}'] * 9)}]\n"
@@ -126,6 +128,26 @@ def test_a_number_too_long_to_read_is_a_located_problem(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr, result.stderr[-2000:]
     assert result.returncode == 1
     assert f"{path}:8: YAML syntax error: a number of 5001 digits is too long" in result.stderr
+
+
+def test_validate_refuses_every_number_out_of_range(workspace: Path) -> None:
+    path = copy_fixture("numeric_bounds.yaml", workspace)
+    result = validate_hostile(path)
+    assert "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert result.returncode == 1
+    located = [
+        line
+        for line in result.stderr.splitlines()
+        if line.startswith(f"{path}:") and not line.endswith("problem(s)")
+    ]
+    # Every expectation of the fixture, printed as file:line: key.path: message.
+    expected = expectations(path.read_text(encoding="utf-8"))
+    assert len(located) == len(expected), result.stderr
+    for wanted in expected:
+        assert any(
+            line.startswith(f"{path}:{wanted.line}: {wanted.path}: ") and wanted.message in line
+            for line in located
+        ), wanted
 
 
 @pytest.mark.timeout(180)
