@@ -51,6 +51,9 @@ MAX_NODES = 200_000
 #: Nesting of lists and mappings; composing is recursive, so this also keeps far from
 #: Python's recursion limit (a deployment file nests about 6 deep).
 MAX_DEPTH = 64
+#: Characters parsed in all, recoveries included: a large file gets fewer second tries,
+#: so a megabyte of syntax errors costs two parses, not twenty.
+PARSE_BUDGET = 2 * MAX_BYTES
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _KEY_LINE = re.compile(r"(\s*(?:-\s+)?[A-Za-z0-9_][^:#'\"{}\[\],]*?):(?:\s|$)")
 
@@ -97,7 +100,8 @@ def read_yaml(text: str, file: str) -> YamlDocument:
     lines = text.splitlines(keepends=True)
     problems: list[Problem] = []
     recovered: list[int] = []
-    for _ in range(2 * MAX_RECOVERIES):
+    attempts = max(1, min(2 * MAX_RECOVERIES, PARSE_BUDGET // max(1, len(text))))
+    for _ in range(attempts):
         try:
             return _compose(lines, file, problems, recovered)
         except _Refused as exc:
@@ -115,6 +119,11 @@ def read_yaml(text: str, file: str) -> YamlDocument:
                 break
             lines[line] = _without_value(lines[line])
             recovered.append(line + 1)
+    else:
+        if len(recovered) < MAX_RECOVERIES:
+            # Out of parse budget, not of patience: say the list may go on.
+            message = "the file is too large to look past more syntax errors: fix these first"
+            problems.append(Problem(file, None, "", message))
     return YamlDocument(None, {}, problems, recovered)
 
 

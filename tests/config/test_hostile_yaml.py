@@ -117,6 +117,21 @@ def test_a_huge_file_is_refused_where_it_passes_the_limit(tmp_path: Path) -> Non
     assert_refused(validate_hostile(path), path, 1025, "KiB")
 
 
+def test_a_large_file_of_syntax_errors_costs_two_parses_not_twenty() -> None:
+    # Recovering from a syntax error means parsing again; each parse of a megabyte takes
+    # seconds, so a large file gets fewer second tries and says the list may go on.
+    entry = "  t{}: {{area: kaga, partitions: [3}}\n"  # every entry a syntax error
+    text = "version: 1\ntopics:\n"
+    count = 0
+    while len(text) < MAX_BYTES - 100:
+        text += entry.format(count)
+        count += 1
+    document = read_yaml(text, "errors.yaml")
+    syntax = [p for p in document.problems if p.line is not None]
+    assert 1 <= len(syntax) <= 2, [str(p) for p in document.problems]
+    assert "too large to look past more syntax errors" in document.problems[-1].message
+
+
 def test_a_number_too_long_to_read_is_a_located_problem(tmp_path: Path) -> None:
     path = tmp_path / "digits.yaml"
     path.write_text(
