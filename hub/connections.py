@@ -29,6 +29,8 @@ class EmbeddedEndpoints:
 
     kafka_bootstrap: str | None
     registry_url: str | None
+    #: The hub that would not tell this caller its broker address, if one did not.
+    kafka_withheld_by: str | None = None
 
 
 def hub_url(deployment: Deployment) -> str:
@@ -50,7 +52,9 @@ async def discover_running_hub(base_url: str, timeout: float = 5.0) -> EmbeddedE
             info = orjson.loads(await response.read())
     except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError) as exc:
         raise HubNotRunningError(url, str(exc) or type(exc).__name__) from exc
-    return EmbeddedEndpoints(info["kafka"]["bootstrap_servers"], info["registry"]["url"])
+    bootstrap = info["kafka"].get("bootstrap_servers")
+    withheld_by = None if bootstrap is not None else base_url
+    return EmbeddedEndpoints(bootstrap, info["registry"]["url"], withheld_by)
 
 
 def _cluster(settings: KafkaCluster, purpose: str) -> Cluster:
@@ -94,6 +98,12 @@ class Connections:
                 f"areas.{area}.kafka" if area and self.deployment.area(area).kafka else "kafka"
             )
             return _cluster(settings, purpose)
+        if self.embedded.kafka_withheld_by is not None:
+            raise TsunaguError(
+                f"the hub at {self.embedded.kafka_withheld_by} does not give its broker address "
+                "to this caller: run the command on the hub's machine (its embedded broker "
+                "listens on loopback only)"
+            )
         if self.embedded.kafka_bootstrap is None:
             where = f"area {area!r}" if area else "the deployment"
             raise TsunaguError(f"{where} has no Kafka cluster and no broker is embedded")

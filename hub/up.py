@@ -26,6 +26,7 @@ from typing import Protocol
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub.access.http import kafka_disclosure
 from hub.apply import apply
 from hub.broker import EmbeddedBroker, ensure_port_free
 from hub.config import Deployment, load_config
@@ -214,7 +215,14 @@ async def run_up(
         )
         admins = _cluster_admins(deployment, connections)
         default_bootstrap = next(iter(admins))
-        info = HubInfo(default_bootstrap, registry_url, base, settings.kafka_client)
+        disclosure = kafka_disclosure(
+            engine,
+            advertise=settings.http.advertise_kafka,
+            embedded=default_bootstrap == embedded_bootstrap,
+        )
+        info = HubInfo(
+            default_bootstrap, registry_url, base, settings.kafka_client, may_see_kafka=disclosure
+        )
         all_running = asyncio.Event()
         app = _hub_app(deployment, info, engine, admins, all_running)
         context = HubContext(deployment, catalogue, connections, engine, app, shutdown)

@@ -21,14 +21,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.access.audit import AuditLog
 from hub.access.keys import KeyInfo, KeyStore, Permission, split_key
-from hub.access.policy import ANONYMOUS, Decision, authorize
+from hub.access.policy import ANONYMOUS, Decision, authorize, grants_everything
 from hub.access.problems import access_problem
 from hub.access.ratelimit import RateLimiter
+from hub.http.app import KafkaDisclosure, from_this_machine
 
 if TYPE_CHECKING:
     from hub.config import Deployment
 
-__all__ = ["AccessControl", "Action", "presented_key", "setup_cors"]
+__all__ = ["AccessControl", "Action", "kafka_disclosure", "presented_key", "setup_cors"]
 
 #: What an audited attempt was: opening a stream, reading (latest state), publishing.
 Action = Literal["subscribe", "read", "publish"]
@@ -53,6 +54,34 @@ def presented_key(request: web.Request) -> str | None:
         return token.strip() if scheme.lower() == "bearer" else authorization
     header = request.headers.get("X-API-Key")
     return header.strip() if header is not None else None
+
+
+def kafka_disclosure(
+    engine: AsyncEngine,
+    *,
+    advertise: bool,
+    embedded: bool,
+    clock: Callable[[], int] = _now_ms,
+) -> KafkaDisclosure:
+    """Who ``/v1/info`` tells the default Kafka cluster's bootstrap addresses.
+
+    Everyone when the deployment says so (``hub.http.advertise_kafka``: its clusters have
+    authentication and ACLs of their own, so the address is no secret); a caller on this
+    machine when the broker is the embedded one (it listens on loopback, so such a caller
+    could find it anyway, and ``tsunagu apply`` beside ``up`` needs it); otherwise only a
+    key granted read and publish on ``*``, which the broker's lack of ACLs cannot widen.
+    """
+    keys = KeyStore(engine, clock=clock)
+
+    async def may_see(request: web.Request) -> bool:
+        if advertise or (embedded and from_this_machine(request)):
+            return True
+        plaintext = presented_key(request)
+        if plaintext is None:
+            return False
+        return grants_everything(await keys.authenticate(plaintext), now_ms=clock())
+
+    return may_see
 
 
 class AccessControl:

@@ -9,9 +9,9 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from hub.access.keys import KeyInfo, Permission
+from hub.access.keys import PERMISSIONS, KeyInfo, Permission
 
-__all__ = ["ANONYMOUS", "Decision", "authorize", "topic_matches"]
+__all__ = ["ANONYMOUS", "Decision", "authorize", "grants_everything", "topic_matches"]
 
 #: The principal of a request made without a key.
 ANONYMOUS = "anonymous"
@@ -82,4 +82,18 @@ def authorize(
         return Decision(200, "public", f"{topic} is public", key.key_id)
     return Decision(
         403, "no-grant", f"API key {key.key_id} has no {permission} grant on {topic}", key.key_id
+    )
+
+
+def grants_everything(key: KeyInfo | None, *, now_ms: int) -> bool:
+    """True for a live key granted every permission on every topic (the pattern ``*``).
+
+    A Kafka listener without authentication of its own lets whoever reaches it read and
+    write every topic; only such a key loses nothing by learning where the listener is.
+    """
+    if key is None or key.revoked:
+        return False
+    return all(
+        any(g.topic == "*" and g.permission == p and not g.expired(now_ms) for g in key.grants)
+        for p in PERMISSIONS
     )

@@ -25,6 +25,7 @@ _TOPIC_NAME = re.compile(
 )
 _KAFKA_TOPIC = re.compile(r"[A-Za-z0-9._-]+")
 _KAFKA_MAX_TOPIC_LENGTH = 249
+_NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|inf|nan)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ def check_deployment(
     findings += _check_topics(deployment, declared, catalogue, catalogue_complete)
     findings += _check_feeds(deployment, declared)
     findings += _check_bridges(deployment, declared)
+    findings += _check_client_configs(deployment)
     return findings
 
 
@@ -308,3 +310,31 @@ def _check_exactly_once(
             f"{areas[0]} uses {a} and {areas[1]} uses {b}; use at-least-once",
         )
     ]
+
+
+def _check_client_configs(deployment: Deployment) -> list[Finding]:
+    """Numeric librdkafka properties in client_config, checked against librdkafka's own
+    ranges (it refuses them only when a client is made, which would fail `up` later)."""
+    clusters: list[tuple[KeyPath, KafkaCluster]] = []
+    if deployment.kafka is not None:
+        clusters.append((("kafka",), deployment.kafka))
+    clusters += [(("areas", n, "kafka"), a.kafka) for n, a in deployment.areas.items() if a.kafka]
+    if not any(cluster.client_config for _, cluster in clusters):
+        return []
+    from confluent_kafka import KafkaException, Producer  # noqa: PLC0415 - only when needed
+
+    findings: list[Finding] = []
+    for here, cluster in clusters:
+        for key, value in cluster.client_config.items():
+            # Numbers only: any other property could name a file or a plugin library to
+            # load, and validating a file must not run anything.
+            if not _NUMBER.fullmatch(value.strip()):
+                continue
+            try:
+                # One property per client, so one bad value cannot hide another; no
+                # bootstrap servers, so nothing connects. log_level 0: no chatter.
+                Producer({key: value, "log_level": 0})
+            except KafkaException as exc:
+                message = exc.args[0].str().strip() if exc.args else str(exc)
+                findings.append(Finding((*here, "client_config", key), message))
+    return findings

@@ -26,7 +26,9 @@ from pydantic import (
     model_validator,
 )
 
-from hub.config.duration import Duration
+from hub.broker import is_loopback
+from hub.config.bounds import Between, DurationBetween
+from hub.config.duration import MAX_DURATION
 from hub.config.secrets import (
     EnvVarName,
     check_url_has_no_secret,
@@ -108,6 +110,20 @@ BridgeName = Annotated[
 ]
 NonEmpty = Annotated[str, Field(min_length=1)]
 
+# Every number in the file has a range, so `validate` refuses what Kafka or the clock
+# would choke on later (hub.config.bounds).
+Port = Annotated[int, Between(0, 65535)]
+# Kafka sets no maximum, but a topic of more than ten thousand partitions is a typo.
+Partitions = Annotated[int, Between(1, 10_000)]
+# The Kafka protocol's INT16; a factor larger than the cluster's brokers fails at apply.
+ReplicationFactor = Annotated[int, Between(1, 32767)]
+_SECOND = timedelta(seconds=1)
+Retention = Annotated[timedelta, DurationBetween(_SECOND, MAX_DURATION)]
+UpdateFrequency = Annotated[timedelta, DurationBetween(_SECOND, timedelta(days=3650))]
+# Polling faster than once a second hammers the source; slower than monthly is a mistake
+# (reference data that changes yearly is still worth checking for corrections).
+PollInterval = Annotated[timedelta, DurationBetween(_SECOND, timedelta(days=30))]
+
 
 def _check_url(value: str, schemes: tuple[str, ...] | None, instead: str) -> str:
     parts = urlsplit(value)
@@ -133,12 +149,17 @@ class HttpSettings(_Model):
     """Where the hub's HTTP server (gateway, registry API, metrics) listens."""
 
     host: NonEmpty = "127.0.0.1"
-    port: int = Field(default=8080, ge=0, le=65535)
+    port: Port = 8080
     # Browser origins allowed to call the gateway (e.g. https://maas.example), or "*".
     cors_origins: list[NonEmpty] = Field(default_factory=list)
     # How clients reach the hub when that is not host:port (a Service, an ingress), e.g.
     # http://tsunagu.tsunagu.svc:8080; /v1/info and the catalogue give out this address.
     public_url: NonEmpty | None = None
+    # Tell every /v1/info caller the Kafka bootstrap addresses. Only for clusters with
+    # authentication and ACLs of their own: a listener without them lets whoever reaches
+    # it read every topic, whatever the gateway grants. By default only callers on this
+    # machine (for the embedded broker) and keys granted read and publish on "*" get them.
+    advertise_kafka: bool = False
 
 
 class StoreSettings(_Model):
@@ -166,11 +187,21 @@ class StoreSettings(_Model):
         return resolve_secret(self.url_env, "hub.store.url_env")
 
 
+def _loopback(value: str) -> str:
+    if not is_loopback(value):
+        raise ValueError(
+            f"the embedded broker listens on loopback only (127.0.0.1, ::1 or localhost, got "
+            f"{value!r}): it has no authentication, so anyone reaching it reads every topic. "
+            "For other machines, configure a Kafka cluster with authentication and ACLs"
+        )
+    return value
+
+
 class EmbeddedBrokerSettings(_Model):
     """Where the embedded broker listens when no Kafka cluster is configured (port 0: any)."""
 
-    host: NonEmpty = "127.0.0.1"
-    port: int = Field(default=0, ge=0, le=65535)
+    host: Annotated[str, AfterValidator(_loopback)] = "127.0.0.1"
+    port: Port = 0
 
 
 class HubSettings(_Model):
@@ -376,17 +407,17 @@ class Topic(_Model):
     area: NonEmpty
     schema_name: NonEmpty = Field(alias="schema")
     key: NonEmpty = "id"
-    partitions: int = Field(default=1, ge=1)
-    replication_factor: int = Field(default=1, ge=1, le=32767)
+    partitions: Partitions = 1
+    replication_factor: ReplicationFactor = 1
     cleanup: Annotated[
         Literal["delete", "compact", "compact,delete"], BeforeValidator(_normalise_cleanup)
     ] = "delete"
-    retention: Duration | None = None
+    retention: Retention | None = None
     every_observation: bool = False
     licence: Annotated[str, AfterValidator(_licence)]
     publisher: NonEmpty
     description: NonEmpty | None = None
-    update_frequency: Duration | None = None
+    update_frequency: UpdateFrequency | None = None
     access: Literal["public", "granted"] = "granted"
     dead_letter_topic: NonEmpty | None = None
 
@@ -432,10 +463,10 @@ class FeedAuth(_Model):
 class Schedule(_Model):
     """When to poll: a fixed interval, or as the source's own TTL says, within bounds."""
 
-    interval: Duration | None = None
+    interval: PollInterval | None = None
     ttl: Literal["source"] | None = None
-    min_interval: Duration | None = None
-    max_interval: Duration | None = None
+    min_interval: PollInterval | None = None
+    max_interval: PollInterval | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> Schedule:
