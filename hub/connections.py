@@ -35,9 +35,7 @@ class EmbeddedEndpoints:
 
 def hub_url(deployment: Deployment) -> str:
     """The base URL of the hub's HTTP server as the deployment configures it."""
-    http = deployment.hub.http
-    host = "127.0.0.1" if http.host in {"0.0.0.0", "::"} else http.host  # noqa: S104 - a client
-    return f"http://{host}:{http.port}"
+    return deployment.hub.self_url
 
 
 async def discover_running_hub(base_url: str, timeout: float = 5.0) -> EmbeddedEndpoints:

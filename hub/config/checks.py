@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher, get_close_matches
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
@@ -202,6 +203,36 @@ def _check_feeds(deployment: Deployment, declared: Declared) -> list[Finding]:
             if topic not in declared.topics:
                 findings.append(Finding((*here, "topics", entity), _unknown_topic(topic, declared)))
         findings += _check_adapter(deployment, here, feed)
+        findings += _check_demo_feed_urls(deployment, here, feed)
+    return findings
+
+
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def _check_demo_feed_urls(deployment: Deployment, here: KeyPath, feed: Feed) -> list[Finding]:
+    """A feed of the hub's own demo files must point at this hub as it is configured: a
+    URL written for port 8080 stays there when hub.http.port moves (write the path alone)."""
+    urls = {(*here, "url"): feed.url} if feed.url is not None else {}
+    urls |= {(*here, "urls", kind): url for kind, url in (feed.urls or {}).items()}
+    findings = []
+    http = deployment.hub.http
+    for path, url in urls.items():
+        parts = urlsplit(url)
+        if parts.hostname not in _LOOPBACK or not parts.path.startswith("/demo/feeds/"):
+            continue
+        if not deployment.hub.demo_feeds:
+            findings.append(
+                Finding(path, "this hub serves no demo feeds (set hub.demo_feeds: true)")
+            )
+        elif (parts.port or 80) != http.port:
+            findings.append(
+                Finding(
+                    path,
+                    f"the demo feeds are served on this hub's port {http.port}, not "
+                    f"{parts.port or 80}; write the path alone ({parts.path}) to follow hub.http",
+                )
+            )
     return findings
 
 

@@ -136,7 +136,13 @@ def _check_url(value: str, schemes: tuple[str, ...] | None, instead: str) -> str
 
 
 def _source_url(value: str) -> str:
-    return _check_url(value, None, "auth: {header or query_param: ..., value_env: ...}")
+    instead = "auth: {header or query_param: ..., value_env: ...}"
+    if value.startswith("/") and not value.startswith("//"):
+        # A path on this hub itself (its demo feeds): resolved against hub.http below, so
+        # the feeds follow the hub when its port changes.
+        check_url_has_no_secret(value, instead)
+        return value
+    return _check_url(value, None, instead)
 
 
 SourceUrl = Annotated[str, AfterValidator(_source_url)]
@@ -213,6 +219,14 @@ class HubSettings(_Model):
     embedded_broker: EmbeddedBrokerSettings = EmbeddedBrokerSettings()
     # Serve the packaged sample feeds at /demo/feeds/ (the demo deployment replays them).
     demo_feeds: bool = False
+
+    @property
+    def self_url(self) -> str:
+        """How this hub process reaches its own HTTP server (a wildcard bind is loopback)."""
+        host = self.http.host
+        if host in {"0.0.0.0", "::"}:  # noqa: S104 - a client's view of a wildcard bind
+            host = "127.0.0.1"
+        return f"http://{host}:{self.http.port}"
 
 
 # --- connections -----------------------------------------------------------------------
@@ -565,6 +579,23 @@ class Deployment(_Model):
     bridges: Annotated[dict[BridgeName, Bridge], BeforeValidator(_empty_if_none)] = Field(
         default_factory=dict
     )
+
+    @model_validator(mode="after")
+    def _feeds_on_this_hub(self) -> Deployment:
+        # A feed URL written as a path ("/demo/feeds/x.pb") names this hub: made absolute
+        # here, once, so every reader of the deployment sees where it really is.
+        base = self.hub.self_url
+        for name, feed in self.feeds.items():
+            update: dict[str, Any] = {}
+            if feed.url is not None and feed.url.startswith("/"):
+                update["url"] = base + feed.url
+            if feed.urls is not None and any(u.startswith("/") for u in feed.urls.values()):
+                update["urls"] = {
+                    k: base + u if u.startswith("/") else u for k, u in feed.urls.items()
+                }
+            if update:
+                self.feeds[name] = feed.model_copy(update=update)
+        return self
 
     def area(self, name: str) -> Area:
         """The area called `name`; KeyError naming it when unknown."""
