@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 from aiohttp import web
+from aiohttp.http_exceptions import PayloadEncodingError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -31,7 +32,14 @@ from hub.gateway import metrics
 from hub.gateway.problems import problem
 from hub.kafka import Outgoing, Producer
 
-__all__ = ["IdempotencyStore", "PublishLimits", "TopicPublisher", "parse_records"]
+__all__ = [
+    "IdempotencyStore",
+    "PublishLimits",
+    "TopicPublisher",
+    "handle_publish",
+    "parse_records",
+    "read_body",
+]
 
 idempotency = sa.Table(
     "gateway_idempotency",
@@ -208,19 +216,45 @@ class TopicPublisher:
         return [{"partition": d.partition, "offset": d.offset} for d in deliveries]
 
 
+async def read_body(request: web.Request, limit: int) -> bytes:
+    """The whole request body, chunked or with a Content-Length; a 413 problem as soon as it
+    passes ``limit`` bytes, having held at most ``limit + 1`` of them.
+
+    ``StreamReader.read(n)`` returns what is buffered, not n bytes, so one read would take a
+    prefix of a large body for all of it: this reads until the end of the body.
+    """
+    if request.content_length is not None and request.content_length > limit:
+        raise _too_large(limit)
+    parts: list[bytes] = []
+    size = 0
+    try:
+        while part := await request.content.read(limit + 1 - size):
+            parts.append(part)
+            size += len(part)
+            if size > limit:
+                raise _too_large(limit)
+    except (ConnectionResetError, PayloadEncodingError) as exc:
+        # The client went away or sent less than it announced: nobody hears this answer,
+        # but the attempt is audited as refused and nothing of the partial body is published.
+        raise problem(400, "Incomplete body", f"the body ended early: {exc}") from exc
+    return b"".join(parts)
+
+
+def _too_large(limit: int) -> web.HTTPException:
+    return problem(413, "Body too large", f"the limit is {limit:,} bytes")
+
+
 async def handle_publish(
     request: web.Request,
+    body: bytes,
+    *,
     publisher: TopicPublisher,
     store: IdempotencyStore,
     principal: str,
     limits: PublishLimits,
 ) -> web.Response:
-    """The whole publish exchange: limits, idempotency, validation, produce, answer."""
-    if request.content_length is not None and request.content_length > limits.max_body_bytes:
-        raise problem(413, "Body too large", f"the limit is {limits.max_body_bytes:,} bytes")
-    body = await request.content.read(limits.max_body_bytes + 1)
-    if len(body) > limits.max_body_bytes:
-        raise problem(413, "Body too large", f"the limit is {limits.max_body_bytes:,} bytes")
+    """The publish exchange once the body is read (``read_body``): record limit, idempotency,
+    validation, produce, answer."""
     records = parse_records(body, request.content_type)
     if len(records) > limits.max_records:
         raise problem(
