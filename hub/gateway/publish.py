@@ -2,9 +2,12 @@
 
 The body is a JSON array or NDJSON of canonical records. Every record is validated
 against the topic's schema first; if any is invalid, nothing is published and the
-answer is a 422 problem+json listing each bad record by index (a publisher fixes and
-resends one request, rather than reconciling half of one). The envelope fields a
-publisher may leave out (area, source_feed, ingested_at, observed_at) are filled in.
+answer is a 422 problem+json listing each problem by record index and field (a publisher
+fixes and resends one request, rather than reconciling half of one). Records are checked
+strictly (``hub.gateway.strict``): no unknown field, no value of the wrong JSON type.
+The provenance envelope (area, source_feed, ingested_at) is the hub's: a record that sets
+it to anything but null (or, for area, the topic's own area) is refused. observed_at is
+the publisher's, now when left out.
 
 An ``Idempotency-Key`` header makes retries safe: the first answer is stored, and the
 same key with the same body gets that answer again without publishing twice.
@@ -30,9 +33,11 @@ from hub.db import metadata, write_transaction
 from hub.errors import EncodeError, KafkaError
 from hub.gateway import metrics
 from hub.gateway.problems import problem
+from hub.gateway.strict import RecordChecker
 from hub.kafka import Outgoing, Producer
 
 __all__ = [
+    "HUB_ENVELOPE",
     "IdempotencyStore",
     "PublishLimits",
     "TopicPublisher",
@@ -155,56 +160,94 @@ class IdempotencyStore:
             )
 
 
+#: The envelope fields the hub sets on every record published over HTTP (provenance).
+HUB_ENVELOPE = ("area", "source_feed", "ingested_at")
+
+
 class TopicPublisher:
     """Validates and produces records of one topic for HTTP publishers."""
 
     def __init__(
-        self, topic: str, area: str, key_field: str, encoder: Encoder, producer: Producer
+        self,
+        topic: str,
+        area: str,
+        key_field: str,
+        encoder: Encoder,
+        producer: Producer,
+        *,
+        checker: RecordChecker,
     ) -> None:
         self.topic = topic
         self.area = area
         self.key_field = key_field
         self.encoder = encoder
         self.producer = producer
+        self.checker = checker
+        self._envelope = [f for f in HUB_ENVELOPE if f in checker.fields]
+        self._observed = "observed_at" in checker.fields
 
     def prepare(self, records: list[Any], principal: str) -> list[Outgoing]:
-        """Encode every record or raise a 422 problem listing every invalid one."""
+        """Encode every record or raise a 422 problem listing every problem of every invalid
+        one, by record index and field."""
         now = int(time.time() * 1000)
         source = f"http:{principal}"
+        hub_values: dict[str, Any] = {"area": self.area, "source_feed": source, "ingested_at": now}
         out: list[Outgoing] = []
         errors: list[dict[str, Any]] = []
+        refused = 0
         for index, record in enumerate(records):
-            if not isinstance(record, dict):
-                errors.append({"index": index, "detail": "a record is a JSON object"})
-                continue
-            record.setdefault("area", self.area)
-            record.setdefault("source_feed", source)
-            record.setdefault("ingested_at", now)
-            record.setdefault("observed_at", now)
-            key = record.get(self.key_field)
-            if not isinstance(key, str) or not key:
-                errors.append({"index": index, "detail": f"{self.key_field!r} is required"})
+            problems = self._problems(record, hub_values, now)
+            if problems:
+                refused += 1
+                errors.extend({"index": index, **p} for p in problems)
                 continue
             try:
                 value = self.encoder.encode(record)
-            except EncodeError as exc:
-                errors.append({"index": index, "detail": str(exc)})
+            except EncodeError as exc:  # the checker lets nothing through the encoder refuses
+                refused += 1
+                errors.append({"index": index, "field": None, "detail": str(exc)})
                 continue
             headers = [
                 (h.SOURCE_FEED, source.encode()),
                 (h.AREA, self.area.encode()),
                 (h.INGESTED_AT, str(now).encode()),
             ]
-            out.append(Outgoing(key.encode(), value, headers))
+            out.append(Outgoing(record[self.key_field].encode(), value, headers))
         if errors:
             raise problem(
                 422,
                 "Invalid records",
-                f"{len(errors)} of {len(records)} record(s) do not fit the schema of "
+                f"{refused} of {len(records)} record(s) do not fit the schema of "
                 f"{self.topic}; nothing was published",
                 errors=errors[:100],
             )
         return out
+
+    def _problems(self, record: Any, hub_values: dict[str, Any], now: int) -> list[dict[str, Any]]:
+        """What is wrong with one record (empty if nothing); fills in the hub's envelope."""
+        if not isinstance(record, dict):
+            return [{"field": None, "detail": "a record is a JSON object"}]
+        problems: list[dict[str, Any]] = []
+        # The provenance is the hub's: a publisher may leave it out, send null, or name the
+        # topic's own area; any other value is refused rather than silently replaced, so a
+        # publisher never believes a value was stored that was not.
+        for field in self._envelope:
+            given = record.get(field)
+            if given is not None and not (field == "area" and given == self.area):
+                problems.append(
+                    {
+                        "field": field,
+                        "detail": f"{field} is set by the hub; leave it out (or null)",
+                    }
+                )
+            record[field] = hub_values[field]
+        if self._observed:
+            record.setdefault("observed_at", now)  # the publisher's, when it gives one
+        problems.extend({"field": p.field, "detail": p.detail} for p in self.checker.check(record))
+        key = record.get(self.key_field)
+        if not problems and (not isinstance(key, str) or not key):
+            problems.append({"field": self.key_field, "detail": "the key is a non-empty string"})
+        return problems
 
     async def publish(self, outgoing: list[Outgoing]) -> list[dict[str, int]]:
         """Produce and wait for Kafka's acknowledgement; the offsets, in input order."""

@@ -27,6 +27,7 @@ from hub.gateway.publish import (
     read_body,
 )
 from hub.gateway.streams import parse_filter, stream_handler
+from hub.gateway.strict import RecordChecker
 from hub.kafka import Reader
 from hub.schemas.catalogue import SchemaCatalogue
 
@@ -134,6 +135,7 @@ class Gateway:
                     topic.key,
                     Encoder(schema_id, entry.parsed),
                     await self.connections.producer_for(topic.area),
+                    checker=RecordChecker(entry.parsed),
                 )
             return self._publishers[name]
 
