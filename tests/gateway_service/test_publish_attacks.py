@@ -16,7 +16,15 @@ import pytest
 
 from hub import headers as h
 from hub.gateway.publish import PublishLimits
+from hub.metrics import REGISTRY
 from tests.gateway_service.conftest import GatewayEnv
+
+
+def refused(topic: str, status: int) -> float:
+    """The refused-publish counter of ``topic`` and ``status``."""
+    labels = {"topic": topic, "status": str(status)}
+    return REGISTRY.get_sample_value("tsunagu_gateway_publish_refused_total", labels) or 0.0
+
 
 PAD = "p" * 900  # a route id that makes one record about 1 KB of JSON
 
@@ -103,6 +111,7 @@ async def test_a_body_one_byte_over_the_limit_is_refused_chunked_or_not(gw: Gate
         status, content_type, answer = await post(gw, body, "application/x-ndjson", chunked=chunked)
         assert (status, content_type) == (413, "application/problem+json"), answer
         assert str(f"{limit:,}") in answer["detail"]
+    assert refused(gw.positions, 413) == 2
     # Exactly the limit is accepted (the bound is inclusive).
     status, _, answer = await post(gw, body[:-1], "application/x-ndjson", chunked=True)
     assert status == 200, answer
@@ -164,6 +173,7 @@ async def test_the_envelope_is_the_hubs_and_forging_it_is_refused(gw: GatewayEnv
         (1, "source_feed"),
         (2, "ingested_at"),
     ]
+    assert refused(gw.positions, 422) == 1
     assert await gw.env.read_raw(gw.positions, timeout=5) == []
 
     status, _, answer = await post(gw, orjson.dumps(forged[3:]), "application/json", chunked=False)
