@@ -27,7 +27,6 @@ from aiohttp.http_exceptions import PayloadEncodingError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub import headers as h
 from hub.codec import Encoder
 from hub.db import metadata, write_transaction
 from hub.errors import EncodeError, KafkaError
@@ -35,6 +34,7 @@ from hub.gateway import metrics
 from hub.gateway.problems import problem
 from hub.gateway.strict import RecordChecker
 from hub.kafka import Outgoing, Producer
+from hub.publish import Provenance
 
 __all__ = [
     "HUB_ENVELOPE",
@@ -190,8 +190,13 @@ class TopicPublisher:
         """Encode every record or raise a 422 problem listing every problem of every invalid
         one, by record index and field."""
         now = int(time.time() * 1000)
-        source = f"http:{principal}"
-        hub_values: dict[str, Any] = {"area": self.area, "source_feed": source, "ingested_at": now}
+        origin = Provenance(f"http:{principal}", self.area, now)
+        headers = origin.headers()  # the same provenance as the envelope, in every record
+        hub_values: dict[str, Any] = {
+            "area": origin.area,
+            "source_feed": origin.source,
+            "ingested_at": origin.ingested_at_ms,
+        }
         out: list[Outgoing] = []
         errors: list[dict[str, Any]] = []
         refused = 0
@@ -203,15 +208,10 @@ class TopicPublisher:
                 continue
             try:
                 value = self.encoder.encode(record)
-            except EncodeError as exc:  # the checker lets nothing through the encoder refuses
+            except EncodeError as exc:  # not expected after the checker; the encoder decides
                 refused += 1
                 errors.append({"index": index, "field": None, "detail": str(exc)})
                 continue
-            headers = [
-                (h.SOURCE_FEED, source.encode()),
-                (h.AREA, self.area.encode()),
-                (h.INGESTED_AT, str(now).encode()),
-            ]
             out.append(Outgoing(record[self.key_field].encode(), value, headers))
         if errors:
             raise problem(
