@@ -160,6 +160,9 @@ class IdempotencyStore:
             )
 
 
+#: Problems listed in a 422 answer: enough to fix a batch, bounded whatever was sent.
+_MAX_ERRORS = 100
+
 #: The envelope fields the hub sets on every record published over HTTP (provenance).
 HUB_ENVELOPE = ("area", "source_feed", "ingested_at")
 
@@ -201,7 +204,9 @@ class TopicPublisher:
         errors: list[dict[str, Any]] = []
         refused = 0
         for index, record in enumerate(records):
-            problems = self._problems(record, hub_values, now)
+            # Problems past the first hundred are not listed, so none are collected: a
+            # record's check stops at the room left (one is enough to count it refused).
+            problems = self._problems(record, hub_values, now, _MAX_ERRORS - len(errors))
             if problems:
                 refused += 1
                 errors.extend({"index": index, **p} for p in problems)
@@ -219,12 +224,15 @@ class TopicPublisher:
                 "Invalid records",
                 f"{refused} of {len(records)} record(s) do not fit the schema of "
                 f"{self.topic}; nothing was published",
-                errors=errors[:100],
+                errors=errors[:_MAX_ERRORS],
             )
         return out
 
-    def _problems(self, record: Any, hub_values: dict[str, Any], now: int) -> list[dict[str, Any]]:
-        """What is wrong with one record (empty if nothing); fills in the hub's envelope."""
+    def _problems(
+        self, record: Any, hub_values: dict[str, Any], now: int, limit: int
+    ) -> list[dict[str, Any]]:
+        """What is wrong with one record (empty if nothing; a few more than ``limit`` at
+        most); fills in the hub's envelope."""
         if not isinstance(record, dict):
             return [{"field": None, "detail": "a record is a JSON object"}]
         problems: list[dict[str, Any]] = []
@@ -243,7 +251,8 @@ class TopicPublisher:
             record[field] = hub_values[field]
         if self._observed:
             record.setdefault("observed_at", now)  # the publisher's, when it gives one
-        problems.extend({"field": p.field, "detail": p.detail} for p in self.checker.check(record))
+        found = self.checker.check(record, limit)
+        problems.extend({"field": p.field, "detail": p.detail} for p in found)
         key = record.get(self.key_field)
         if not problems and (not isinstance(key, str) or not key):
             problems.append({"field": self.key_field, "detail": "the key is a non-empty string"})

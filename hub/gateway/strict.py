@@ -33,6 +33,31 @@ class FieldProblem:
 #: Appends the problems of ``value`` (at ``path``) to the list.
 _Check = Callable[[Any, str, list[FieldProblem]], None]
 
+
+class _Full(Exception):
+    """Raised by ``_Problems.append`` when the list is full: checking stops there."""
+
+    def __init__(self, problems: _Problems) -> None:
+        super().__init__()
+        self.problems = problems
+
+
+class _Problems(list[FieldProblem]):
+    """A list of problems that stops the check when it holds ``limit`` of them, so a record
+    of a million unknown fields costs no more than the few problems anyone reads."""
+
+    __slots__ = ("limit",)
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def append(self, problem: FieldProblem) -> None:
+        super().append(problem)
+        if len(self) >= self.limit:
+            raise _Full(self)
+
+
 _INT = (-(2**31), 2**31 - 1)
 _LONG = (-(2**63), 2**63 - 1)
 _FLOAT_MAX = 3.4028234663852886e38
@@ -149,11 +174,16 @@ class RecordChecker:
         if missing:
             raise ValueError(f"the schema refers to undefined types: {sorted(missing)}")
 
-    def check(self, value: Any) -> list[FieldProblem]:
-        """Every problem of ``value``, empty when it fits."""
-        problems: list[FieldProblem] = []
-        self._check(value, "", problems)
-        return problems
+    def check(self, value: Any, limit: int = 100) -> list[FieldProblem]:
+        """The problems of ``value``, the first ``limit`` (at least 1) of them; empty when
+        it fits."""
+        problems = _Problems(max(1, limit))
+        try:
+            self._check(value, "", problems)
+        except _Full as full:
+            if full.problems is not problems:
+                raise
+        return list(problems)
 
     # --- building ------------------------------------------------------------------------
 
@@ -239,10 +269,14 @@ class RecordChecker:
             if value is None and nullable:
                 return
             for branch in others:
-                scratch: list[FieldProblem] = []
-                branch(value, path, scratch)
-                if not scratch:
-                    return
+                scratch = _Problems(1)  # the first problem rules the branch out
+                try:
+                    branch(value, path, scratch)
+                except _Full as full:
+                    if full.problems is not scratch:
+                        raise
+                    continue
+                return
             problems.append(
                 FieldProblem(path, f"expected one of the types {names}; got {_got(value)}")
             )
@@ -264,11 +298,10 @@ def _record(name: str, fields: list[tuple[str, _Check, bool]], known: set[str]) 
             elif not has_default:
                 problems.append(FieldProblem(_join(path, field), "is required"))
         if not value.keys() <= known:
-            problems.extend(
-                FieldProblem(_join(path, key), f"unknown field: {name} has no field {key!r}")
-                for key in value
-                if key not in known
-            )
+            for key in value:
+                if key not in known:
+                    detail = f"unknown field: {name} has no field {key!r}"
+                    problems.append(FieldProblem(_join(path, key), detail))
 
     return check
 

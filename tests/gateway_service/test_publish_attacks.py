@@ -229,3 +229,19 @@ async def test_audit_records_the_real_size_of_a_chunked_body(gw: GatewayEnv) -> 
     await gw.access.flush()
     entries = [e for e in await gw.access.audit.tail(20) if e.action == "publish"]
     assert [(e.amount, e.size_bytes) for e in entries] == [(3, len(body))]
+
+
+async def test_a_batch_of_bad_records_lists_a_hundred_problems_and_counts_every_record(
+    gw: GatewayEnv,
+) -> None:
+    bad = [{**record(i), **{f"x{n}": n for n in range(50)}} for i in range(300)]
+    status, _, answer = await post(gw, orjson.dumps(bad), "application/json", chunked=False)
+    assert status == 422
+    assert len(answer["errors"]) == 100
+    assert answer["errors"][0] == {
+        "index": 0,
+        "field": "x0",
+        "detail": "unknown field: test.gateway.Position has no field 'x0'",
+    }
+    assert answer["detail"].startswith("300 of 300 record(s)")
+    assert await gw.env.read_raw(gw.positions, timeout=5) == []

@@ -172,3 +172,15 @@ def test_a_schema_with_an_undefined_reference_is_refused_when_built() -> None:
     schema = {"type": "record", "name": "R", "fields": [{"name": "x", "type": "Nowhere"}]}
     with pytest.raises(ValueError, match="Nowhere"):
         RecordChecker(schema)
+
+
+def test_checking_stops_at_the_limit_of_problems() -> None:
+    """A record of 100,000 unknown fields yields the few problems anyone reads, not 100,000."""
+    record = {**GOOD, **{f"f{i}": i for i in range(100_000)}}
+    checker = RecordChecker(SCHEMA)
+    assert [p.field for p in checker.check(record, limit=5)] == ["f0", "f1", "f2", "f3", "f4"]
+    assert len(checker.check(record)) == 100
+    # A union inside stops at its own first problem without stopping the record's check.
+    record = copy.deepcopy(GOOD)
+    record["either"], record["kind"] = [1], "Z"
+    assert [p.field for p in checker.check(record, limit=2)] == ["either", "kind"]
