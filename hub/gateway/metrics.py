@@ -27,3 +27,11 @@ PUBLISHED = Counter(
     ["topic"],
     registry=REGISTRY,
 )
+PUBLISH_REFUSED = Counter(
+    "tsunagu_gateway_publish_refused_total",
+    "Authorised publish requests answered with a problem (bad or incomplete body, too large, "
+    "invalid records, Kafka unavailable), by topic and HTTP status; nothing of them was "
+    "published.",
+    ["topic", "status"],
+    registry=REGISTRY,
+)

@@ -15,11 +15,19 @@ from hub.apply import value_subject
 from hub.codec import Decoder, Encoder, schema_id_of
 from hub.config import Deployment
 from hub.connections import Connections
+from hub.gateway import metrics
 from hub.gateway.fanout import TopicFanout
 from hub.gateway.latest import LatestState
 from hub.gateway.problems import problem
-from hub.gateway.publish import IdempotencyStore, PublishLimits, TopicPublisher, handle_publish
+from hub.gateway.publish import (
+    IdempotencyStore,
+    PublishLimits,
+    TopicPublisher,
+    handle_publish,
+    read_body,
+)
 from hub.gateway.streams import parse_filter, stream_handler
+from hub.gateway.strict import RecordChecker
 from hub.kafka import Reader
 from hub.schemas.catalogue import SchemaCatalogue
 
@@ -127,6 +135,7 @@ class Gateway:
                     topic.key,
                     Encoder(schema_id, entry.parsed),
                     await self.connections.producer_for(topic.area),
+                    checker=RecordChecker(entry.parsed),
                 )
             return self._publishers[name]
 
@@ -172,10 +181,17 @@ class Gateway:
         principal = await self._principal(request, name, "publish", "publish")
         publisher = await self._publisher(name)
         try:
+            body = await read_body(request, self.limits.max_body_bytes)
             response = await handle_publish(
-                request, publisher, self.idempotency, principal, self.limits
+                request,
+                body,
+                publisher=publisher,
+                store=self.idempotency,
+                principal=principal,
+                limits=self.limits,
             )
         except web.HTTPException as exc:
+            metrics.PUBLISH_REFUSED.labels(name, str(exc.status)).inc()
             await self.access.record(
                 request, principal, "publish", name, outcome=str(exc.status), detail=exc.reason
             )
@@ -186,7 +202,7 @@ class Gateway:
             "publish",
             name,
             amount=int(response.headers.get("X-Records", "0")),
-            size_bytes=request.content_length,
+            size_bytes=len(body),  # the bytes read: a chunked body announces no length
         )
         return response
 
