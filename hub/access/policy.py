@@ -42,6 +42,17 @@ def topic_matches(pattern: str, topic: str) -> bool:
     return pattern == topic or fnmatchcase(topic, pattern)
 
 
+def _covers(pattern: str, topic: str, permission: Permission) -> bool:
+    if topic_matches(pattern, topic):
+        return True
+    # A registry grant on a topic's name covers the topic's subjects (TopicNameStrategy).
+    if permission == "registry:write":
+        for suffix in ("-value", "-key"):
+            if topic.endswith(suffix) and topic_matches(pattern, topic.removesuffix(suffix)):
+                return True
+    return False
+
+
 def authorize(
     key: KeyInfo | None,
     topic: str,
@@ -66,7 +77,7 @@ def authorize(
     if key.revoked:
         return Decision(401, "revoked-key", f"API key {key.key_id} has been revoked", key.key_id)
     matching = [
-        g for g in key.grants if g.permission == permission and topic_matches(g.topic, topic)
+        g for g in key.grants if g.permission == permission and _covers(g.topic, topic, permission)
     ]
     if any(not g.expired(now_ms) for g in matching):
         return Decision(200, "ok", f"{permission} on {topic} granted", key.key_id)

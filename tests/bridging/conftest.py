@@ -14,8 +14,9 @@ from hub.broker import EmbeddedBroker
 from hub.db import create_schema, make_engine
 from hub.errors import BrokerStartError
 from hub.kafka import Cluster
-from hub.registry import RegistryStore, create_registry_app
+from hub.registry import RegistryStore
 from tests.conftest import REPO, service_missing
+from tests.hub_registry import hub_registry_app, with_credentials
 from tests.ingest_runtime.harness import serve
 
 if TYPE_CHECKING:
@@ -57,10 +58,11 @@ async def two_registries(tmp_path: Path) -> AsyncIterator[TwoAreas]:
         await create_schema(engine)
         engines.append(engine)
     async with (
-        serve(create_registry_app(RegistryStore(engines[0]))) as url_a,
-        serve(create_registry_app(RegistryStore(engines[1]))) as url_b,
+        serve(hub_registry_app(RegistryStore(engines[0]))) as url_a,
+        serve(hub_registry_app(RegistryStore(engines[1]))) as url_b,
     ):
-        urls = [url_a, url_b]
+        # The areas' registries take writes only with credentials: here in their URLs.
+        urls = [with_credentials(url_a), with_credentials(url_b)]
         yield TwoAreas(urls[0], urls[1], schemas)
     for engine in engines:
         await engine.dispose()
