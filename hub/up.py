@@ -158,9 +158,10 @@ def _hub_app(
     admins: dict[str, Admin],
     all_running: asyncio.Event,
     *,
-    registry_writers: RegistryWriters,
+    registry_writers: RegistryWriters | None = None,
 ) -> web.Application:
-    """The HTTP app before the parts add theirs: info, health, metrics, the registry."""
+    """The HTTP app before the parts add theirs: info, health, metrics, the registry
+    (written by `registry_writers`, by default admin keys only)."""
     app = create_app(info, create_registry_app(RegistryStore(engine), registry_writers))
     if deployment.hub.demo_feeds:
         serve_demo_feeds(app)
