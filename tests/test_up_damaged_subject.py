@@ -117,5 +117,5 @@ def test_up_starts_with_a_damaged_subject_and_repair_brings_it_back(tmp_path: Pa
         assert latest["id"] == original["id"]  # records already written still resolve
         assert cli("schemas", "check", *where).returncode == 0
     finally:
-        out, err = stop(process)
+        _, err = stop(process)
     assert process.returncode == 0, err
