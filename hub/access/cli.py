@@ -243,7 +243,8 @@ def ungrant_command(
 
 @click.group()
 def audit() -> None:
-    """Check and show the hash-chained audit log of subscribe, read and publish attempts."""
+    """Check and show the hash-chained audit log of subscribe, read, publish and registry-write
+    attempts."""
 
 
 @audit.command("verify")

@@ -92,7 +92,7 @@ async def upgrade_grants(engine: AsyncEngine) -> None:
                 sa.text(
                     "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
                     "WHERE conname = 'ck_access_grants_permission' "
-                    "AND conrelid = 'access_grants'::regclass"
+                    "AND conrelid = to_regclass('access_grants')"
                 )
             )
             if definition is None or "registry:write" in definition:

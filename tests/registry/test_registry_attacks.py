@@ -19,11 +19,9 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-import sqlalchemy as sa
 from aiohttp import web
 
 from hub.access import AccessControl, AuditLog, Grant, KeyStore
-from hub.access.tables import upgrade_grants
 from hub.registry import (
     CompatibilityLevel,
     RegistryClient,
@@ -312,32 +310,3 @@ async def test_the_hub_writes_with_its_internal_credential(tmp_path: Path) -> No
         await runner.cleanup()
         await access.close()
         await engine.dispose()
-
-
-async def test_an_old_grants_table_accepts_the_admin_grant_after_upgrade(tmp_path: Path) -> None:
-    engine = await sqlite_engine(tmp_path / "runtime.db")
-    keys = KeyStore(engine)
-    reader = await keys.create("reader", grants=(Grant("kaga.*", "read"),))
-    # The table as hubs before registry:write made it.
-    async with engine.begin() as conn:
-        ddl = await conn.scalar(
-            sa.text("SELECT sql FROM sqlite_master WHERE name = 'access_grants'")
-        )
-        old = ddl.replace("'publish', 'registry:write'", "'publish'")
-        await conn.exec_driver_sql("DROP TABLE access_grants")
-        await conn.exec_driver_sql(old)
-        await conn.exec_driver_sql(
-            f"INSERT INTO access_grants VALUES ('{reader.info.key_id}', 'kaga.*', 'read', NULL)"
-        )
-    with pytest.raises(Exception, match="CHECK constraint"):
-        await keys.grant(reader.info.key_id, Grant("*", "registry:write"))
-    await upgrade_grants(engine)
-    await upgrade_grants(engine)  # idempotent
-    await keys.grant(reader.info.key_id, Grant("*", "registry:write"))
-    info = await keys.get(reader.info.key_id)
-    assert info is not None
-    assert {(g.topic, g.permission) for g in info.grants} == {
-        ("kaga.*", "read"),
-        ("*", "registry:write"),
-    }
-    await engine.dispose()
