@@ -197,15 +197,16 @@ def _check_damaged_subjects(
         for subject in list(damaged):
             topic = context.deployment.topic(topics[subject])
             text = context.catalogue.get(topic.schema_name).text
-            if await context.connections.registry_for(topic.area).lookup(subject, text):
+            registry = context.connections.registry_for(topic.area)
+            if await registry.lookup(subject, text) is not None:
                 log.info("subject %s holds its schema again", subject)
                 del damaged[subject]
         set_ready("registry", not damaged)
         if damaged:
             raise NotReady(
                 "; ".join(
-                    f"{error} (its topic's feeds and publishers wait; repair with "
-                    f"`tsunagu schemas repair {subject}`)"
+                    f"{error} (its topic's feeds wait and publishing to it fails; repair "
+                    f"with `tsunagu schemas repair {subject}`)"
                     for subject, error in damaged.items()
                 )
             )
