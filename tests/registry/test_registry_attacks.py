@@ -22,6 +22,7 @@ import pytest
 from aiohttp import web
 
 from hub.access import AccessControl, AuditLog, Grant, KeyStore
+from hub.metrics import REGISTRY
 from hub.registry import (
     CompatibilityLevel,
     RegistryClient,
@@ -272,9 +273,16 @@ async def test_reads_stay_anonymous(registry: Registry) -> None:
     assert (version, schema_id, compatible, level) == (1, registered.schema_id, True, "FORWARD")
 
 
-async def test_writes_and_refusals_are_audited(tmp_path: Path, registry: Registry) -> None:
+def refused(status: str) -> float:
+    value = REGISTRY.get_sample_value("tsunagu_registry_writes_refused_total", {"status": status})
+    return value or 0.0
+
+
+async def test_writes_and_refusals_are_audited_and_counted(registry: Registry) -> None:
     admin = await registry.keys.create("ops", grants=(Grant("*", "registry:write"),))
+    before = refused("401")
     await send(registry.url, "DELETE", f"/config/{SUBJECT}", None, {})
+    assert refused("401") == before + 1
     await send(registry.url, "DELETE", f"/config/{SUBJECT}", None, as_basic(admin.plaintext))
     await registry.runner.cleanup()  # flushes the audit entries waiting
     entries = await AuditLog(registry.store.engine).tail(10)
