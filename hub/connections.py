@@ -10,7 +10,7 @@ run beside ``tsunagu up`` finds those through the running hub's ``/v1/info``.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aiohttp
 import orjson
@@ -25,12 +25,19 @@ __all__ = ["Connections", "EmbeddedEndpoints", "discover_running_hub", "hub_url"
 
 @dataclass(frozen=True)
 class EmbeddedEndpoints:
-    """The embedded broker and registry of a hub: None where it runs none."""
+    """The embedded broker and registry of a hub: None where it runs none.
+
+    `registry_auth` is the (user, password) the clients of the embedded registry send:
+    the hub's internal credential inside ``tsunagu up``, an API key (key id, secret) for
+    a command run beside it, or None to read only (registering a schema the registry
+    already has still works: it is found by a lookup).
+    """
 
     kafka_bootstrap: str | None
     registry_url: str | None
     #: The hub that would not tell this caller its broker address, if one did not.
     kafka_withheld_by: str | None = None
+    registry_auth: tuple[str, str] | None = field(default=None, repr=False)
 
 
 def hub_url(deployment: Deployment) -> str:
@@ -38,8 +45,11 @@ def hub_url(deployment: Deployment) -> str:
     return deployment.hub.self_url
 
 
-async def discover_running_hub(base_url: str, timeout: float = 5.0) -> EmbeddedEndpoints:
-    """Ask a running hub (``GET /v1/info``) where its embedded broker and registry are."""
+async def discover_running_hub(
+    base_url: str, timeout: float = 5.0, *, registry_auth: tuple[str, str] | None = None
+) -> EmbeddedEndpoints:
+    """Ask a running hub (``GET /v1/info``) where its embedded broker and registry are;
+    `registry_auth` is what to write its registry with (see `EmbeddedEndpoints`)."""
     url = f"{base_url.rstrip('/')}/v1/info"
     try:
         async with (
@@ -51,8 +61,12 @@ async def discover_running_hub(base_url: str, timeout: float = 5.0) -> EmbeddedE
     except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError) as exc:
         raise HubNotRunningError(url, str(exc) or type(exc).__name__) from exc
     bootstrap = info["kafka"].get("bootstrap_servers")
-    withheld_by = None if bootstrap is not None else base_url
-    return EmbeddedEndpoints(bootstrap, info["registry"]["url"], withheld_by)
+    return EmbeddedEndpoints(
+        bootstrap,
+        info["registry"]["url"],
+        kafka_withheld_by=None if bootstrap is not None else base_url,
+        registry_auth=registry_auth,
+    )
 
 
 def _cluster(settings: KafkaCluster, purpose: str) -> Cluster:
@@ -140,7 +154,7 @@ class Connections:
         if url not in self._registries:
             conn = self.deployment.registry_for(area)
             if conn is None:
-                self._registries[url] = RegistryClient(url)
+                self._registries[url] = RegistryClient(url, auth=self.embedded.registry_auth)
             else:
                 purpose = (
                     f"areas.{area}.registry" if self.deployment.area(area).registry else "registry"

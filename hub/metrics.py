@@ -57,6 +57,13 @@ RECORDS_PRODUCED = Counter(
     registry=REGISTRY,
 )
 
+REGISTRY_WRITES_REFUSED = Counter(
+    "tsunagu_registry_writes_refused_total",
+    "Writes to the embedded schema registry refused, by HTTP status (401, 403, 429).",
+    ["status"],
+    registry=REGISTRY,
+)
+
 
 def set_ready(component: str, ready: bool) -> None:
     """Record whether ``component`` is ready (drives /readyz and an alertable gauge)."""

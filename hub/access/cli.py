@@ -15,6 +15,7 @@ import click
 
 from hub.access.audit import AuditLog
 from hub.access.keys import PERMISSIONS, Grant, KeyInfo, KeyStore, Permission, UnknownKeyError
+from hub.access.tables import upgrade_grants
 from hub.access.units import parse_duration_ms, parse_rate_per_minute
 from hub.db import create_schema, make_engine
 from hub.errors import ConfigError, TsunaguError
@@ -65,6 +66,7 @@ def _run(
         engine = make_engine(_store_url(config_path, store_url))
         try:
             await create_schema(engine)
+            await upgrade_grants(engine)
             return await work(engine)
         finally:
             await engine.dispose()
@@ -87,12 +89,15 @@ def _time(ms: int | None) -> str:
 
 
 def _parse_grant(text: str, expires_ms: int | None) -> Grant:
-    topic, colon, permission = text.rpartition(":")
-    if not colon or not topic or permission not in PERMISSIONS:
-        raise click.BadParameter(
-            f"{text!r} must be TOPIC:read or TOPIC:publish", param_hint="--grant"
-        )
-    return Grant(topic, permission, expires_ms)
+    # By suffix, not by the last colon: "registry:write" holds one itself.
+    for permission in PERMISSIONS:
+        topic = text.removesuffix(f":{permission}")
+        if topic != text and topic:
+            return Grant(topic, permission, expires_ms)
+    raise click.BadParameter(
+        f"{text!r} must be TOPIC:read or TOPIC:publish, or SUBJECTS:registry:write",
+        param_hint="--grant",
+    )
 
 
 def _expiry(text: str | None, param: str) -> int | None:
@@ -125,7 +130,8 @@ def keys() -> None:
     "grant_texts",
     multiple=True,
     metavar="TOPIC:PERM",
-    help="topic (or glob such as kaga.*) and read|publish; repeatable",
+    help="topic (or glob such as kaga.*) and read|publish, or subjects and registry:write; "
+    "repeatable",
 )
 @click.option("--expires", default=None, metavar="DURATION", help="the grants end after e.g. 30d")
 @click.option("--rate", default=None, metavar="N/UNIT", help="rate limit, e.g. 600/min or 10/s")
@@ -204,7 +210,10 @@ def grant_command(
     config_path: Path | None,
     store_url: str | None,
 ) -> None:
-    """Let KEY_ID read or publish TOPIC (an exact name or a glob such as kaga.*)."""
+    """Let KEY_ID read or publish TOPIC (an exact name or a glob such as kaga.*), or, with
+    registry:write, change the embedded registry's subjects that TOPIC covers (``*`` for all,
+    which the global compatibility level needs; a topic's name covers its -value and -key
+    subjects)."""
     grant = Grant(topic, cast(Permission, permission), _expiry(expires, "--expires"))
     _run("keys grant", config_path, store_url, lambda e: KeyStore(e).grant(key_id, grant))
     until = f" until {_time(grant.expires_ms)}" if grant.expires_ms else ""
@@ -234,7 +243,8 @@ def ungrant_command(
 
 @click.group()
 def audit() -> None:
-    """Check and show the hash-chained audit log of subscribe, read and publish attempts."""
+    """Check and show the hash-chained audit log of subscribe, read, publish and registry-write
+    attempts."""
 
 
 @audit.command("verify")

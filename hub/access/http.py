@@ -9,6 +9,8 @@ from its handlers and gets the principal (key id or ``anonymous``) back.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
 import math
 import time
@@ -31,8 +33,9 @@ if TYPE_CHECKING:
 
 __all__ = ["AccessControl", "Action", "kafka_disclosure", "presented_key", "setup_cors"]
 
-#: What an audited attempt was: opening a stream, reading (latest state), publishing.
-Action = Literal["subscribe", "read", "publish"]
+#: What an audited attempt was: opening a stream, reading (latest state), publishing,
+#: changing the embedded schema registry.
+Action = Literal["subscribe", "read", "publish", "registry-write"]
 
 # Longest claimed key id kept in the audit log for an unknown key (the input is the caller's).
 _MAX_CLAIMED = 64
@@ -42,15 +45,19 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def presented_key(request: web.Request) -> str | None:
+def presented_key(request: web.Request, *, basic: bool = False) -> str | None:
     """The API key a request carries in ``Authorization: Bearer`` or ``X-API-Key``, if any.
 
+    With `basic`, ``Authorization: Basic`` counts too, with the key id as user name and the
+    secret as password (what Confluent registry clients send as ``basic.auth.user.info``).
     An Authorization header of another scheme counts as a (wrong) key, so it gets a 401
     rather than being silently treated as anonymous.
     """
     authorization = request.headers.get("Authorization")
     if authorization is not None:
         scheme, _, token = authorization.strip().partition(" ")
+        if basic and scheme.lower() == "basic":
+            return _basic_key(token.strip()) or authorization
         return token.strip() if scheme.lower() == "bearer" else authorization
     header = request.headers.get("X-API-Key")
     return header.strip() if header is not None else None
@@ -82,6 +89,16 @@ def kafka_disclosure(
         return grants_everything(await keys.authenticate(plaintext), now_ms=clock())
 
     return may_see
+
+
+def _basic_key(token: str) -> str | None:
+    """``<key id>.<secret>`` from a Basic credential of user = key id, password = secret."""
+    try:
+        decoded = base64.b64decode(token, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    user, colon, password = decoded.partition(":")
+    return f"{user}.{password}" if colon else None
 
 
 class AccessControl:
@@ -131,16 +148,18 @@ class AccessControl:
         *,
         action: Action | None = None,
         audit_ok: bool = True,
+        basic: bool = False,
     ) -> str:
         """Return the principal allowed to `permission` on `topic`, or raise a problem+json
         401 (no, invalid or revoked key), 429 (over the key's rate) or 403 (no or expired
         grant). Every refusal is audited; an allowed attempt too, unless `audit_ok` is False
         because the caller will `record` it with its amount once known.
 
-        `action` names the attempt in the audit log (default: the permission's name).
+        `action` names the attempt in the audit log (default: the permission's name); with
+        `basic` the key may also come as HTTP Basic credentials (see `presented_key`).
         """
         audited_action: str = action or permission
-        plaintext = presented_key(request)
+        plaintext = presented_key(request, basic=basic)
         key = await self._authenticate(plaintext) if plaintext is not None else None
         decision = authorize(
             key,

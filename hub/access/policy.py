@@ -9,7 +9,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from hub.access.keys import PERMISSIONS, KeyInfo, Permission
+from hub.access.keys import KeyInfo, Permission
 
 __all__ = ["ANONYMOUS", "Decision", "authorize", "grants_everything", "topic_matches"]
 
@@ -42,6 +42,17 @@ def topic_matches(pattern: str, topic: str) -> bool:
     return pattern == topic or fnmatchcase(topic, pattern)
 
 
+def _covers(pattern: str, topic: str, permission: Permission) -> bool:
+    if topic_matches(pattern, topic):
+        return True
+    # A registry grant on a topic's name covers the topic's subjects (TopicNameStrategy).
+    if permission == "registry:write":
+        for suffix in ("-value", "-key"):
+            if topic.endswith(suffix) and topic_matches(pattern, topic.removesuffix(suffix)):
+                return True
+    return False
+
+
 def authorize(
     key: KeyInfo | None,
     topic: str,
@@ -66,7 +77,7 @@ def authorize(
     if key.revoked:
         return Decision(401, "revoked-key", f"API key {key.key_id} has been revoked", key.key_id)
     matching = [
-        g for g in key.grants if g.permission == permission and topic_matches(g.topic, topic)
+        g for g in key.grants if g.permission == permission and _covers(g.topic, topic, permission)
     ]
     if any(not g.expired(now_ms) for g in matching):
         return Decision(200, "ok", f"{permission} on {topic} granted", key.key_id)
@@ -85,15 +96,20 @@ def authorize(
     )
 
 
+#: What a Kafka listener without ACLs gives whoever reaches it.
+_KAFKA_PERMISSIONS: tuple[Permission, ...] = ("read", "publish")
+
+
 def grants_everything(key: KeyInfo | None, *, now_ms: int) -> bool:
-    """True for a live key granted every permission on every topic (the pattern ``*``).
+    """True for a live key granted read and publish on every topic (the pattern ``*``).
 
     A Kafka listener without authentication of its own lets whoever reaches it read and
     write every topic; only such a key loses nothing by learning where the listener is.
+    (``registry:write`` is not needed: the registry is reached over HTTP, not Kafka.)
     """
     if key is None or key.revoked:
         return False
     return all(
         any(g.topic == "*" and g.permission == p and not g.expired(now_ms) for g in key.grants)
-        for p in PERMISSIONS
+        for p in _KAFKA_PERMISSIONS
     )

@@ -24,7 +24,7 @@ from hub.config import load_config
 from hub.connections import Connections, EmbeddedEndpoints
 from hub.kafka import Cluster, Outgoing, get_backend
 from hub.schemas import SchemaCatalogue
-from tests.bridging.conftest import FIXTURES
+from tests.bridging.conftest import FIXTURES, REGISTRY_AUTH
 
 BRIDGE = "kaga-to-ishikawa"
 
@@ -89,10 +89,10 @@ hub:
 areas:
   kaga:
     kafka: {{bootstrap_servers: "{bootstrap_a}"}}
-    registry: {{url: "{registry_a}"}}
+    registry: {{url: "{registry_a}", {REGISTRY_AUTH}}}
   ishikawa:
     kafka: {{bootstrap_servers: "{bootstrap_b}"}}
-    registry: {{url: "{registry_b}"}}
+    registry: {{url: "{registry_b}", {REGISTRY_AUTH}}}
 topics:
   {source}:
     {{area: kaga, schema: tsunagu.mobility.VehiclePosition, partitions: {partitions},

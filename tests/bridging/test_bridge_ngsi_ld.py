@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from hub import headers as h
-from tests.bridging.conftest import TwoAreas
+from tests.bridging.conftest import REGISTRY_AUTH, TwoAreas
 from tests.bridging.processes import TopicReader, World, position
 
 CONTEXT = "https://ishikawa.example.jp/ngsi-ld/context.jsonld"
@@ -20,8 +20,9 @@ async def test_positions_arrive_as_ngsi_ld_entities(
 ) -> None:
     world = make_world(bridge_options=", format: ngsi-ld")
     config = world.config.read_text().replace(
-        f'registry: {{url: "{two_registries.registry_b}"}}',
-        f'registry: {{url: "{two_registries.registry_b}"}}\n    ngsi_ld_context: ["{CONTEXT}"]',
+        f'registry: {{url: "{two_registries.registry_b}", {REGISTRY_AUTH}}}',
+        f'registry: {{url: "{two_registries.registry_b}", {REGISTRY_AUTH}}}'
+        f'\n    ngsi_ld_context: ["{CONTEXT}"]',
     )
     world.config.write_text(config)
     await world.apply()
