@@ -387,11 +387,13 @@ class _Guard:
         try:
             decision, until = await self.access.recheck(self.plaintext, self.topic, "read")
         except Exception:
-            # The store is unreachable: the stream goes on under what was last known
-            # (a known expiry still ends it); say so once, not every second.
+            # The store is unreachable: the stream goes on under what was last known, but
+            # a known expiry still ends it; say so once, not every second.
             if not self._failing:
                 log.exception("cannot recheck the key of a stream of %s", self.topic)
             self._failing = True
+            if self.lapsed():
+                return _End("grant-expired", "the read grant has expired", status=403)
             return None
         if self._failing:
             log.info("rechecking keys of streams of %s works again", self.topic)
