@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.access.audit import AuditLog
 from hub.access.keys import KeyInfo, KeyStore, Permission, split_key
-from hub.access.policy import ANONYMOUS, Decision, authorize, grants_everything
+from hub.access.policy import ANONYMOUS, Decision, authorize, grants_everything, lapses_at
 from hub.access.problems import access_problem
 from hub.access.ratelimit import RateLimiter
 from hub.http.app import KafkaDisclosure, from_this_machine
@@ -114,6 +114,7 @@ class AccessControl:
         clock: Callable[[], int] = _now_ms,
         cache_ttl_s: float = 2.0,
         audit_delay_s: float = 0.05,
+        recheck_ttl_s: float = 1.0,
     ) -> None:
         self.keys = KeyStore(engine, clock=clock)
         self.audit = AuditLog(engine, clock=clock)
@@ -131,6 +132,12 @@ class AccessControl:
         self._pending: list[dict[str, object]] = []
         self._flusher: asyncio.Task[None] | None = None
         self._flush_lock = asyncio.Lock()
+        # For `recheck`: plaintext -> (key as last read, KeyStore generation, monotonic
+        # expiry), and the reads under way, so many streams of one key cost one query per
+        # recheck_ttl_s between them.
+        self.recheck_ttl_s = recheck_ttl_s
+        self._rechecked: dict[str, tuple[KeyInfo | None, int, float]] = {}
+        self._rechecking: dict[str, asyncio.Task[KeyInfo | None]] = {}
 
     @classmethod
     def from_deployment(
@@ -216,6 +223,66 @@ class AccessControl:
         else:
             self._known.pop(plaintext, None)
         return key
+
+    async def recheck(
+        self, plaintext: str | None, topic: str, permission: Permission
+    ) -> tuple[Decision, int | None]:
+        """Whether a caller that presented `plaintext` (None: no key) may still `permission`
+        on `topic`, and when that lapses by itself (epoch ms; None when nothing expires).
+
+        For uses that outlive a request, such as a stream: the key is read from the store at
+        most every ``recheck_ttl_s`` whoever asks, so a revocation or withdrawn grant made by
+        another process is seen within that time. A refusal based on a cached read is
+        confirmed against the store first, so a grant renewed elsewhere cuts nothing. Not
+        audited: the caller records how its use ended.
+        """
+        if plaintext is None:
+            key = None
+        else:
+            key = await self._current_key(plaintext, fresh=False)
+        decision, until = self._standing(key, topic, permission, presented=plaintext is not None)
+        if not decision.allowed and plaintext is not None:
+            key = await self._current_key(plaintext, fresh=True)
+            decision, until = self._standing(key, topic, permission, presented=True)
+        return decision, until
+
+    def _standing(
+        self, key: KeyInfo | None, topic: str, permission: Permission, *, presented: bool
+    ) -> tuple[Decision, int | None]:
+        now = self.clock()
+        decision = authorize(
+            key, topic, permission, self.public_topics, now_ms=now, key_presented=presented
+        )
+        if not decision.allowed:
+            return decision, None
+        return decision, lapses_at(key, topic, permission, self.public_topics, now_ms=now)
+
+    async def _current_key(self, plaintext: str, *, fresh: bool) -> KeyInfo | None:
+        known = self._rechecked.get(plaintext)
+        if (
+            not fresh
+            and known is not None
+            and known[1] == self.keys.generation
+            and known[2] > time.monotonic()
+        ):
+            return known[0]
+        read = self._rechecking.get(plaintext)
+        if read is None:
+            read = asyncio.create_task(self._read_key(plaintext))
+            self._rechecking[plaintext] = read
+        # Shielded: one waiter giving up must not cancel the read the others wait for.
+        return await asyncio.shield(read)
+
+    async def _read_key(self, plaintext: str) -> KeyInfo | None:
+        try:
+            generation = self.keys.generation
+            key = await self.keys.authenticate(plaintext)
+            if len(self._rechecked) > 10_000:
+                self._rechecked.clear()
+            self._rechecked[plaintext] = (key, generation, time.monotonic() + self.recheck_ttl_s)
+            return key
+        finally:
+            self._rechecking.pop(plaintext, None)
 
     async def flush(self) -> None:
         """Write the audit entries still waiting (call before reading the log)."""

@@ -11,7 +11,14 @@ from fnmatch import fnmatchcase
 
 from hub.access.keys import KeyInfo, Permission
 
-__all__ = ["ANONYMOUS", "Decision", "authorize", "grants_everything", "topic_matches"]
+__all__ = [
+    "ANONYMOUS",
+    "Decision",
+    "authorize",
+    "grants_everything",
+    "lapses_at",
+    "topic_matches",
+]
 
 #: The principal of a request made without a key.
 ANONYMOUS = "anonymous"
@@ -113,3 +120,30 @@ def grants_everything(key: KeyInfo | None, *, now_ms: int) -> bool:
         any(g.topic == "*" and g.permission == p and not g.expired(now_ms) for g in key.grants)
         for p in _KAFKA_PERMISSIONS
     )
+
+
+def lapses_at(
+    key: KeyInfo | None,
+    topic: str,
+    permission: Permission,
+    public_topics: Collection[str] = (),
+    *,
+    now_ms: int,
+) -> int | None:
+    """When an allowed `permission` on `topic` stops by itself: the latest expiry of the grants
+    that allow it now, or None when nothing runs out (a grant without expiry, a public topic).
+
+    Lets a long-lived use of a grant (a stream) be scheduled to end instead of polled.
+    """
+    if permission == "read" and any(topic_matches(p, topic) for p in public_topics):
+        return None
+    if key is None:
+        return None
+    live = [
+        g
+        for g in key.grants
+        if g.permission == permission and topic_matches(g.topic, topic) and not g.expired(now_ms)
+    ]
+    if not live or any(g.expires_ms is None for g in live):
+        return None
+    return max(g.expires_ms for g in live if g.expires_ms is not None)

@@ -17,8 +17,15 @@ EVENTS = Counter(
 )
 OVERFLOWS = Counter(
     "tsunagu_gateway_overflows_total",
-    "Subscribers closed for falling too far behind.",
+    "Subscribers closed for falling too far behind or leaving too much unread.",
     ["topic"],
+    registry=REGISTRY,
+)
+STREAMS_ENDED = Counter(
+    "tsunagu_gateway_streams_ended_total",
+    "Streams the gateway ended itself, by reason: overflow, revoked-key, invalid-key,"
+    " grant-expired, no-grant.",
+    ["topic", "reason"],
     registry=REGISTRY,
 )
 PUBLISHED = Counter(

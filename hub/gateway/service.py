@@ -26,7 +26,7 @@ from hub.gateway.publish import (
     handle_publish,
     read_body,
 )
-from hub.gateway.streams import parse_filter, stream_handler
+from hub.gateway.streams import StreamLimits, StreamTally, parse_filter, stream_handler
 from hub.gateway.strict import RecordChecker
 from hub.kafka import Reader
 from hub.schemas.catalogue import SchemaCatalogue
@@ -49,6 +49,7 @@ class Gateway:
         *,
         access: AccessControl | None = None,
         limits: PublishLimits | None = None,
+        stream_limits: StreamLimits | None = None,
     ) -> None:
         self.deployment = deployment
         self.catalogue = catalogue
@@ -56,6 +57,7 @@ class Gateway:
         # Keys, grants, rate limits and the audit log; public topics need no key to read.
         self.access = access or AccessControl.from_deployment(engine, deployment)
         self.limits = limits or PublishLimits()
+        self.stream_limits = stream_limits or StreamLimits()
         self.idempotency = IdempotencyStore(engine)
         self._fanouts: dict[str, TopicFanout] = {}
         self._latest: dict[str, LatestState] = {}
@@ -144,16 +146,19 @@ class Gateway:
     async def _stream(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["topic"]
         principal = await self._principal(request, name, "read", "subscribe")
-        delivered = 0
-
-        def count(n: int) -> None:
-            nonlocal delivered
-            delivered += n
-
+        tally = StreamTally()
         try:
-            return await stream_handler(self, request, count)
+            return await stream_handler(self, request, tally)
         finally:
-            await self.access.record(request, principal, "subscribe", name, amount=delivered)
+            await self.access.record(
+                request,
+                principal,
+                "subscribe",
+                name,
+                amount=tally.delivered,
+                outcome=tally.outcome,
+                detail=tally.detail,
+            )
 
     async def _latest_values(self, request: web.Request) -> web.Response:
         name = request.match_info["topic"]
