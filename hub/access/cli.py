@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
-from hub.access.audit import AuditLog
+from hub.access.audit import AuditLog, audit_seal
 from hub.access.keys import PERMISSIONS, Grant, KeyInfo, KeyStore, Permission, UnknownKeyError
 from hub.access.units import parse_duration_ms, parse_rate_per_minute
+from hub.config.model import AuditSettings
 from hub.db import create_schema, make_engine
 from hub.errors import ConfigError, TsunaguError
 
@@ -238,15 +239,80 @@ def audit() -> None:
 
 
 @audit.command("verify")
+@click.option(
+    "--key-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="the audit key (default: $TSUNAGU_AUDIT_KEY, hub.audit.key_file, or beside a SQLite "
+    "store)",
+)
+@click.option(
+    "--checkpoint-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="the audit checkpoint (default: hub.audit.checkpoint_file, or beside a SQLite store)",
+)
 @_store_options
-def verify_command(config_path: Path | None, store_url: str | None) -> None:
-    """Walk the chain; exit 1 naming the first altered or missing entry."""
-    result = _run("audit verify", config_path, store_url, lambda e: AuditLog(e).verify())
+def verify_command(
+    key_file: Path | None,
+    checkpoint_file: Path | None,
+    config_path: Path | None,
+    store_url: str | None,
+) -> None:
+    """Walk the chain with the audit key and check it against the checkpoint kept outside
+    the store; exit 1 naming the first altered, forged or missing entry."""
+    try:
+        url = _store_url(config_path, store_url)
+        settings = _audit_settings(config_path, store_url)
+        seal = audit_seal(
+            url,
+            key_file=str(key_file) if key_file else settings.key_file,
+            checkpoint_file=str(checkpoint_file) if checkpoint_file else settings.checkpoint_file,
+        )
+    except ConfigError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        sys.exit(1)
+    except (OSError, ValueError, TsunaguError) as exc:
+        click.echo(f"tsunagu audit verify: {exc}", err=True)
+        sys.exit(1)
+    result = _run("audit verify", config_path, url, lambda e: AuditLog(e, seal=seal).verify())
     if not result.ok:
         click.echo(f"audit log broken at entry {result.bad_seq}: {result.problem}", err=True)
         click.echo(f"({result.checked} entries before it verified)", err=True)
         sys.exit(1)
     click.echo(f"audit log intact: {result.checked} entries, head {result.head_hash}")
+    if seal is None:
+        click.echo(
+            "warning: no audit key (TSUNAGU_AUDIT_KEY, --key-file or hub.audit.key_file), so "
+            "only the plain hash chain was checked: someone who can write the store could "
+            "have rewritten or cut it unseen",
+            err=True,
+        )
+        return
+    click.echo(f"keyed with {seal.key_source}", err=True)
+    if result.checkpoint_seq is None:
+        click.echo(
+            "warning: no audit checkpoint, so deleting the newest entries would not show",
+            err=True,
+        )
+    else:
+        click.echo(f"checkpoint at entry {result.checkpoint_seq} matches", err=True)
+    if result.unkeyed:
+        click.echo(
+            f"warning: the first {result.unkeyed} entries predate the audit key; only the "
+            "keyed entries that link to them protect them",
+            err=True,
+        )
+
+
+def _audit_settings(config_path: Path | None, store_url: str | None) -> AuditSettings:
+    """The deployment's audit settings, when a deployment file is in use."""
+    if store_url is not None and config_path is None:
+        return AuditSettings()
+    from hub.config import default_config_path, load_config  # noqa: PLC0415 - only when needed
+
+    return load_config(config_path or default_config_path()).hub.audit
 
 
 @audit.command("tail")
