@@ -22,7 +22,7 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from contextlib import aclosing
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -151,6 +151,24 @@ class Checkpoint:
             "at_ms": self.at_ms,
         }
 
+    @classmethod
+    def parse(cls, data: bytes) -> Checkpoint:
+        """A checkpoint from its JSON (as written); ValueError if it is not one."""
+        try:
+            fields = orjson.loads(data)
+            return cls(
+                seq=int(fields["seq"]),
+                hash=str(fields["hash"]),
+                keyed_from=int(fields["keyed_from"]),
+                at_ms=int(fields["at_ms"]),
+                mac=str(fields["mac"]),
+            )
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"not an audit checkpoint: {exc}") from exc
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(asdict(self))
+
     def signed(self, key: bytes) -> Checkpoint:
         return Checkpoint(
             self.seq,
@@ -180,15 +198,8 @@ class AuditSeal:
         if self.checkpoint is None or not self.checkpoint.exists():
             return None
         try:
-            data = orjson.loads(self.checkpoint.read_bytes())
-            point = Checkpoint(
-                seq=int(data["seq"]),
-                hash=str(data["hash"]),
-                keyed_from=int(data["keyed_from"]),
-                at_ms=int(data["at_ms"]),
-                mac=str(data["mac"]),
-            )
-        except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            point = Checkpoint.parse(self.checkpoint.read_bytes())
+        except (OSError, ValueError) as exc:
             raise ValueError(
                 f"the audit checkpoint {self.checkpoint} is unreadable: {exc}"
             ) from exc
@@ -204,10 +215,10 @@ class AuditSeal:
         if self.checkpoint is None:
             return
         temporary = self.checkpoint.with_name(f".{self.checkpoint.name}.{os.getpid()}.tmp")
-        signed = point.signed(self.key)
+        signed = point if point.mac else point.signed(self.key)
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            os.write(fd, orjson.dumps(asdict(signed)))
+            os.write(fd, signed.to_json())
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -283,7 +294,8 @@ class Verification:
     `keyed` says whether the chain was checked with the audit key (else it proves nothing
     against someone who can write the store); `checkpoint_seq` is the head the checkpoint
     file vouched for (None: no checkpoint, so removing the newest entries would not show);
-    `unkeyed` counts entries from before the key, which only the chain after them protects.
+    `unkeyed` counts entries from before the key, which only the chain after them protects;
+    `ignored` counts checkpoints given to `verify` that the key did not sign.
     """
 
     checked: int
@@ -293,6 +305,7 @@ class Verification:
     keyed: bool = False
     checkpoint_seq: int | None = None
     unkeyed: int = 0
+    ignored: int = 0
 
     @property
     def ok(self) -> bool:
@@ -316,6 +329,9 @@ class AuditLog:
         self._keyed_from: int | None = None
         self._checkpointed = 0
         self._checkpoint_lock = asyncio.Lock()
+        #: Called with each signed checkpoint after its commit (e.g. to publish it to Kafka);
+        #: must not block.
+        self.checkpoint_listeners: list[Callable[[Checkpoint], None]] = []
 
     def _hash(self, fields: dict[str, Any]) -> str:
         return entry_hash(fields) if self.seal is None else entry_mac(self.seal.key, fields)
@@ -386,7 +402,7 @@ class AuditLog:
 
     async def _checkpoint(self, first_seq: int, head: AuditEntry) -> None:
         seal = self.seal
-        if seal is None or seal.checkpoint is None:
+        if seal is None:
             return
         async with self._checkpoint_lock:
             if self._keyed_from is None:
@@ -397,13 +413,25 @@ class AuditLog:
                     # say so, since verify will only vouch for entries from here on.
                     log.warning("%s; starting a new checkpoint at entry %d", exc, first_seq)
                     previous = None
+                if previous is not None and previous.seq >= first_seq:
+                    # The store lost entries the checkpoint vouches for (deleted, or the
+                    # store replaced): keep the checkpoint, so verify keeps reporting it.
+                    log.error(
+                        "the audit checkpoint says the log reached entry %d, but the store's "
+                        "head was entry %d: audit entries were deleted",
+                        previous.seq,
+                        first_seq - 1,
+                    )
                 self._keyed_from = previous.keyed_from if previous is not None else first_seq
                 self._checkpointed = previous.seq if previous is not None else 0
             if head.seq <= self._checkpointed:
                 return  # another appender in this process already wrote a later head
-            point = Checkpoint(head.seq, head.hash, self._keyed_from, self.clock())
-            await asyncio.to_thread(seal.write_checkpoint, point)
+            point = Checkpoint(head.seq, head.hash, self._keyed_from, self.clock()).signed(seal.key)
+            if seal.checkpoint is not None:
+                await asyncio.to_thread(seal.write_checkpoint, point)
             self._checkpointed = head.seq
+            for listener in self.checkpoint_listeners:
+                listener(point)
 
     async def _lock(self, conn: AsyncConnection) -> None:
         # SQLite's write_transaction already holds the database write lock (BEGIN IMMEDIATE);
@@ -435,15 +463,29 @@ class AuditLog:
             ).all()
         return [AuditEntry(**row._asdict()) for row in reversed(rows)]
 
-    async def verify(self) -> Verification:
+    async def verify(self, checkpoints: Iterable[Checkpoint] = ()) -> Verification:
         """Walk the whole chain; report the first entry whose hash, link or number is wrong,
-        or that the checkpoint outside the store says should exist and does not."""
+        or that a checkpoint kept outside the store (the seal's file, and `checkpoints`, e.g.
+        read back from Kafka) says should exist, or exist otherwise, and does not.
+
+        A checkpoint not signed with the key is ignored and counted (`ignored`): whoever
+        wrote it could not have read the log's head from a hub.
+        """
         seal = self.seal
-        point = seal.read_checkpoint() if seal is not None else None  # ValueError if forged
+        found = seal.read_checkpoint() if seal is not None else None  # ValueError if forged
+        points = [found] if found is not None else []
+        ignored = 0
+        for point in checkpoints:
+            if seal is not None and point.valid(seal.key):
+                points.append(point)
+            else:
+                ignored += 1
+        recorded = {point.seq: point.hash for point in points}
+        top = max(points, key=lambda point: point.seq, default=None)
         # Every entry from keyed_from on must carry the key's MAC; before it, an entry may
         # predate the key (plain SHA-256), protected only by the keyed entries linking to it.
         # Without a checkpoint, unkeyed entries may only come before the first keyed one.
-        keyed_from = point.keyed_from if point is not None else None
+        keyed_from = min((point.keyed_from for point in points), default=None)
         expected_seq, prev_hash, checked, unkeyed = 1, GENESIS_HASH, 0, 0
 
         def broken(seq: int, problem: str) -> Verification:
@@ -453,8 +495,9 @@ class AuditLog:
                 seq,
                 problem,
                 keyed=seal is not None,
-                checkpoint_seq=point.seq if point is not None else None,
+                checkpoint_seq=top.seq if top is not None else None,
                 unkeyed=unkeyed,
+                ignored=ignored,
             )
 
         # aclosing: returning early must give the streaming connection back at once, not
@@ -484,23 +527,24 @@ class AuditLog:
                         f"entry {entry.seq} was altered or forged (its hash is not the "
                         + ("audit key's MAC of its content)" if seal else "hash of its content)"),
                     )
-                if point is not None and entry.seq == point.seq and entry.hash != point.hash:
+                if recorded.get(entry.seq, entry.hash) != entry.hash:
                     return broken(
-                        entry.seq, f"entry {entry.seq} is not the one the checkpoint recorded"
+                        entry.seq, f"entry {entry.seq} is not the one a checkpoint recorded"
                     )
                 expected_seq, prev_hash, checked = entry.seq + 1, entry.hash, checked + 1
-        if point is not None and point.seq >= expected_seq:
+        if top is not None and top.seq >= expected_seq:
             return broken(
                 expected_seq,
-                _missing(expected_seq, point.seq)
-                + f" (the checkpoint says the log reached entry {point.seq})",
+                _missing(expected_seq, top.seq)
+                + f" (a checkpoint says the log reached entry {top.seq})",
             )
         return Verification(
             checked,
             prev_hash,
             keyed=seal is not None,
-            checkpoint_seq=point.seq if point is not None else None,
+            checkpoint_seq=top.seq if top is not None else None,
             unkeyed=unkeyed,
+            ignored=ignored,
         )
 
 

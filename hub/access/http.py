@@ -117,7 +117,7 @@ class AccessControl:
         elif seal.checkpoint is None:
             log.warning(
                 "no audit checkpoint file (hub.audit.checkpoint_file): deleting the newest "
-                "audit entries would not show"
+                "audit entries shows only through the checkpoints published to Kafka"
             )
         return cls(engine, public_topics=public, limiter=limiter, audit_seal=seal)
 
