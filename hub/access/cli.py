@@ -306,6 +306,12 @@ def verify_command(
     if not result.ok:
         click.echo(f"audit log broken at entry {result.bad_seq}: {result.problem}", err=True)
         click.echo(f"({result.checked} entries before it verified)", err=True)
+        if seal is None:
+            click.echo(
+                "(no audit key was given: if the log is keyed, give its key with "
+                "TSUNAGU_AUDIT_KEY or --key-file)",
+                err=True,
+            )
         sys.exit(1)
     click.echo(f"audit log intact: {result.checked} entries, head {result.head_hash}")
     if seal is None:

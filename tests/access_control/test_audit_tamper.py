@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner, Result
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.access import AuditLog
-from hub.access.audit import AuditEntry, audit_seal, entry_hash
+from hub.access.audit import GENESIS_HASH, AuditEntry, AuditSeal, audit_seal, entry_hash
 from hub.access.cli import audit
 from hub.access.tables import audit_log
 from hub.db import create_schema, make_engine
@@ -139,3 +140,25 @@ def test_appending_a_forged_entry_is_detected(store_url: str) -> None:
     }
     execute(store_url, audit_log.insert().values(**forged, hash=entry_hash(forged)))
     assert_broken_at(verify(store_url), 7)
+
+
+async def test_a_log_from_before_the_key_stays_verifiable_and_anchored(
+    sqlite_engine: AsyncEngine, tmp_path: Path
+) -> None:
+    # Migration: entries written unkeyed, then the hub starts with a key.
+    await AuditLog(sqlite_engine).append(key_id="a", action="read", topic="t", outcome="ok")
+    await AuditLog(sqlite_engine).append(key_id="b", action="read", topic="t", outcome="ok")
+    seal = AuditSeal(b"k" * 32, tmp_path / "checkpoint", "test")
+    keyed = AuditLog(sqlite_engine, seal=seal)
+    await keyed.append(key_id="c", action="publish", topic="t", outcome="ok")
+    result = await keyed.verify()
+    assert (result.ok, result.unkeyed, result.checked, result.checkpoint_seq) == (True, 2, 3, 3)
+    # Rewriting an old entry and rechaining everything after it without the key shows at
+    # the first keyed entry, which the old chain cannot be made to lead to.
+    entries = [e async for e in keyed.entries()]
+    forged = rechain([dataclasses.replace(entries[0], key_id="z"), *entries[1:]], GENESIS_HASH)
+    async with sqlite_engine.begin() as conn:
+        await conn.execute(audit_log.delete())
+        await conn.execute(audit_log.insert().values(forged))
+    broken = await keyed.verify()
+    assert (broken.ok, broken.bad_seq) == (False, 3)
