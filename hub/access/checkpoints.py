@@ -15,6 +15,7 @@ import logging
 import socket
 import time
 
+from hub import metrics
 from hub.access.audit import AuditLog, Checkpoint
 from hub.errors import KafkaError
 from hub.kafka import Admin, Backend, Cluster, Outgoing, Producer, Reader, TopicSpec
@@ -81,6 +82,7 @@ class KafkaCheckpoints:
         try:
             await self.producer.send_batch(self.topic, [Outgoing(self.writer, point.to_json())])
         except KafkaError as exc:
+            metrics.AUDIT_CHECKPOINT_FAILURES.inc()
             # Once when it starts failing, once when it recovers; the next commit retries.
             if not self._failing:
                 log.warning("could not publish the audit checkpoint to Kafka: %s", exc)

@@ -20,6 +20,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub import metrics
 from hub.access.audit import AuditLog, AuditSeal, audit_seal
 from hub.access.keys import KeyInfo, KeyStore, Permission, split_key
 from hub.access.policy import ANONYMOUS, Decision, authorize
@@ -206,6 +207,7 @@ class AccessControl:
             try:
                 await self.audit.append_many(batch)
             except BaseException as exc:
+                metrics.AUDIT_FAILURES.inc()
                 if committed is not None and not committed.done():
                     if isinstance(exc, asyncio.CancelledError):
                         committed.cancel()
@@ -213,6 +215,8 @@ class AccessControl:
                         committed.set_exception(exc)
                         committed.exception()  # retrieved: no waiter may be left to read it
                 raise
+            metrics.AUDIT_COMMITS.inc()
+            metrics.AUDIT_ENTRIES.inc(len(batch))
             if committed is not None and not committed.done():
                 committed.set_result(None)
 

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub import metrics
 from hub.access import AccessControl
 from hub.access.audit import AuditSeal, Checkpoint
 
@@ -44,6 +45,8 @@ async def test_a_failed_audit_write_fails_the_publish(sqlite_engine: AsyncEngine
     access = AccessControl(sqlite_engine, audit_delay_s=3600)
     async with sqlite_engine.begin() as conn:
         await conn.exec_driver_sql("DROP TABLE access_audit")
+    failures = metrics.REGISTRY.get_sample_value("tsunagu_audit_write_failures_total") or 0
     # No answer may claim an acknowledged publish whose audit row could not be written.
     with pytest.raises(OperationalError, match="access_audit"):
         await access.record(None, "tk_1", "publish", "t.v1", amount=1)
+    assert metrics.REGISTRY.get_sample_value("tsunagu_audit_write_failures_total") == failures + 1
