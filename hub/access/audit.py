@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.access.tables import audit_log
 from hub.db import write_transaction
+from hub.errors import TsunaguError
 
 __all__ = [
     "AUDIT_KEY_ENV",
@@ -239,6 +240,7 @@ def audit_seal(
     (32 random bytes, hex, mode 0600) when missing. The checkpoint goes to `checkpoint_file`,
     else beside a SQLite store (``<store>.audit-checkpoint``); a PostgreSQL store needs
     both configured (or the key in the environment), since there is no "beside" for it.
+    Raises TsunaguError for a key shorter than 16 bytes or a key file it cannot read.
     """
     database = _sqlite_file(store_url)
     default_key = Path(f"{database}.audit-key") if database is not None else None
@@ -252,14 +254,17 @@ def audit_seal(
         path = Path(key_file) if key_file else default_key
         if path is None:
             return None
-        if not path.exists():
-            if not create:
-                return None
-            _create_key_file(path)
-        key = path.read_bytes().strip()
+        try:
+            if not path.exists():
+                if not create:
+                    return None
+                _create_key_file(path)
+            key = path.read_bytes().strip()
+        except OSError as exc:
+            raise TsunaguError(f"cannot read or create the audit key {path}: {exc}") from exc
         source = str(path)
     if len(key) < _MIN_KEY_BYTES:
-        raise ValueError(f"the audit key from {source} is shorter than {_MIN_KEY_BYTES} bytes")
+        raise TsunaguError(f"the audit key from {source} is shorter than {_MIN_KEY_BYTES} bytes")
     return AuditSeal(key, checkpoint, source)
 
 
