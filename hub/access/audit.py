@@ -24,7 +24,7 @@ import secrets
 import time
 from collections.abc import AsyncGenerator, Callable, Iterable
 from contextlib import aclosing
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -189,7 +189,7 @@ class AuditSeal:
     store) and the `checkpoint` file the head is written to after each commit (None: the
     key alone, so deleting the newest entries would not show)."""
 
-    key: bytes
+    key: bytes = field(repr=False)  # never in a log line or a traceback
     checkpoint: Path | None = None
     key_source: str = ""
 
