@@ -64,6 +64,28 @@ REGISTRY_WRITES_REFUSED = Counter(
     registry=REGISTRY,
 )
 
+AUDIT_COMMITS = Counter(
+    "tsunagu_audit_commits_total",
+    "Audit log commits; each writes a burst of entries (entries / commits = batching).",
+    registry=REGISTRY,
+)
+
+AUDIT_ENTRIES = Counter(
+    "tsunagu_audit_entries_total", "Audit log entries committed.", registry=REGISTRY
+)
+
+AUDIT_FAILURES = Counter(
+    "tsunagu_audit_write_failures_total",
+    "Audit batches the store refused; the accepted publishes waiting on them failed.",
+    registry=REGISTRY,
+)
+
+AUDIT_CHECKPOINT_FAILURES = Counter(
+    "tsunagu_audit_checkpoint_publish_failures_total",
+    "Audit checkpoints that could not be published to Kafka (the next commit retries).",
+    registry=REGISTRY,
+)
+
 
 def set_ready(component: str, ready: bool) -> None:
     """Record whether ``component`` is ready (drives /readyz and an alertable gauge)."""

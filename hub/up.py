@@ -67,6 +67,9 @@ class HubContext:
     engine: AsyncEngine
     app: web.Application
     shutdown: asyncio.Event
+    #: The one access control (keys, grants, audit log) every part audits through: two
+    #: would append to one keyed chain from two batches.
+    access: AccessControl | None = None
 
 
 class Part(Protocol):
@@ -230,7 +233,8 @@ async def _open_store(
     await upgrade_grants(engine)
     set_ready("store", True)
     internal_secret = secrets.token_urlsafe(32)
-    access = AccessControl(engine)
+    # Keyed with the deployment's audit key, like every audit entry of this process.
+    access = AccessControl.from_deployment(engine, deployment)
     stack.push_async_callback(access.close)
     return engine, RegistryWriters(access, internal_secret=internal_secret), internal_secret
 
@@ -302,7 +306,9 @@ async def run_up(
         )
         all_running = asyncio.Event()
         app = _hub_app(deployment, info, engine, admins, all_running, registry_writers=writers)
-        context = HubContext(deployment, catalogue, connections, engine, app, shutdown)
+        context = HubContext(
+            deployment, catalogue, connections, engine, app, shutdown, writers.access
+        )
         damaged: dict[str, IncompatibleSchemaError] = {}
         _check_damaged_subjects(app, context, damaged)
         for part in parts:

@@ -119,3 +119,8 @@ def test_up_starts_with_a_damaged_subject_and_repair_brings_it_back(tmp_path: Pa
     finally:
         _, err = stop(process)
     assert process.returncode == 0, err
+    # The registry's keyed writes went into the same keyed audit chain as everything else.
+    verified = cli("audit", "verify", "--no-kafka", "--config", str(config))
+    assert verified.returncode == 0, verified.stderr
+    tail = cli("audit", "tail", "-n", "50", "--config", str(config))
+    assert "registry-write" in tail.stdout, tail.stdout

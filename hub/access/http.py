@@ -12,6 +12,7 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import logging
 import math
 import time
 from collections.abc import Callable, Collection, Iterable
@@ -21,7 +22,8 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub.access.audit import AuditLog
+from hub import metrics
+from hub.access.audit import AuditLog, AuditSeal, audit_seal
 from hub.access.keys import KeyInfo, KeyStore, Permission, split_key
 from hub.access.policy import ANONYMOUS, Decision, authorize, grants_everything, lapses_at
 from hub.access.problems import access_problem
@@ -39,6 +41,8 @@ Action = Literal["subscribe", "read", "publish", "registry-write"]
 
 # Longest claimed key id kept in the audit log for an unknown key (the input is the caller's).
 _MAX_CLAIMED = 64
+
+log = logging.getLogger(__name__)
 
 
 def _now_ms() -> int:
@@ -115,9 +119,10 @@ class AccessControl:
         cache_ttl_s: float = 2.0,
         audit_delay_s: float = 0.05,
         recheck_ttl_s: float = 1.0,
+        audit_seal: AuditSeal | None = None,
     ) -> None:
         self.keys = KeyStore(engine, clock=clock)
-        self.audit = AuditLog(engine, clock=clock)
+        self.audit = AuditLog(engine, clock=clock, seal=audit_seal)
         self.limiter = limiter or RateLimiter()
         self.public_topics = frozenset(public_topics)
         self.clock = clock
@@ -127,9 +132,14 @@ class AccessControl:
         # against the store at most every cache_ttl_s, so a revocation made by another
         # process (tsunagu keys revoke) takes effect within that time; in this process at once.
         self._known: dict[str, tuple[KeyInfo, int, float]] = {}
-        # Audit entries wait here at most audit_delay_s, then go to the log in one
-        # transaction: the log costs one commit per burst, not one per request.
+        # Audit entries wait here, then go to the log in one transaction: the log costs one
+        # commit per burst, not one per request (group commit). An entry the caller must
+        # see committed (an acknowledged publish) starts the write at once and waits for
+        # it, along with every other entry waiting then; the rest wait at most
+        # audit_delay_s. `_committed` resolves when the entries now in `_pending` are.
         self._pending: list[dict[str, object]] = []
+        self._committed: asyncio.Future[None] | None = None
+        self._urgent = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
         self._flush_lock = asyncio.Lock()
         # For `recheck`: plaintext -> (key as last read, KeyStore generation, monotonic
@@ -143,9 +153,27 @@ class AccessControl:
     def from_deployment(
         cls, engine: AsyncEngine, deployment: Deployment, *, limiter: RateLimiter | None = None
     ) -> AccessControl:
-        """Access control whose public topics are the deployment's ``access: public`` ones."""
+        """Access control whose public topics are the deployment's ``access: public`` ones,
+        auditing with the deployment's audit key (made beside a SQLite store if missing)."""
         public = [name for name, topic in deployment.topics.items() if topic.access == "public"]
-        return cls(engine, public_topics=public, limiter=limiter)
+        settings = deployment.hub.audit
+        seal = audit_seal(
+            engine.url.render_as_string(hide_password=False),
+            key_file=settings.key_file,
+            checkpoint_file=settings.checkpoint_file,
+            create=True,
+        )
+        if seal is None:
+            log.warning(
+                "no audit key (set TSUNAGU_AUDIT_KEY or hub.audit.key_file): the audit log is "
+                "only hash-chained, and someone who can write the store can rewrite it unseen"
+            )
+        elif seal.checkpoint is None:
+            log.warning(
+                "no audit checkpoint file (hub.audit.checkpoint_file): deleting the newest "
+                "audit entries shows only through the checkpoints published to Kafka"
+            )
+        return cls(engine, public_topics=public, limiter=limiter, audit_seal=seal)
 
     async def require(
         self,
@@ -288,25 +316,60 @@ class AccessControl:
         """Write the audit entries still waiting (call before reading the log)."""
         async with self._flush_lock:
             batch, self._pending = self._pending, []
-            if batch:
+            committed, self._committed = self._committed, None
+            if not batch:
+                return
+            try:
                 await self.audit.append_many(batch)
+            except BaseException as exc:
+                metrics.AUDIT_FAILURES.inc()
+                if committed is not None and not committed.done():
+                    if isinstance(exc, asyncio.CancelledError):
+                        committed.cancel()
+                    else:
+                        committed.set_exception(exc)
+                        committed.exception()  # retrieved: no waiter may be left to read it
+                raise
+            metrics.AUDIT_COMMITS.inc()
+            metrics.AUDIT_ENTRIES.inc(len(batch))
+            if committed is not None and not committed.done():
+                committed.set_result(None)
 
-    async def _flush_later(self) -> None:
-        await asyncio.sleep(self.audit_delay_s)
-        await self.flush()
+    async def _flush_soon(self) -> None:
+        # Wait for audit_delay_s or an urgent entry, whichever comes first, then write until
+        # nothing waits: entries that arrived during one commit go in the next.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._urgent.wait(), self.audit_delay_s)
+        while self._pending:
+            self._urgent.clear()
+            try:
+                await self.flush()
+            except Exception:
+                # Callers that wait get the error; the batched rest is lost: say so once
+                # per failed batch, and keep the loop for the next entries.
+                log.exception("could not write audit entries")
+        self._urgent.clear()
 
     async def close(self) -> None:
         """Write what is waiting; call on shutdown."""
         if self._flusher is not None:
-            self._flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._flusher
+            # Let a write under way finish (cancelling it would lose its batch), at once.
+            self._urgent.set()
+            await self._flusher
         await self.flush()
 
-    async def _append(self, **fields: object) -> None:
+    async def _append(self, *, durable: bool = False, **fields: object) -> None:
         self._pending.append({"at_ms": self.clock(), **fields})
+        if self._committed is None:
+            self._committed = asyncio.get_running_loop().create_future()
+        committed = self._committed
+        if durable:
+            self._urgent.set()
         if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush_later())
+            self._flusher = asyncio.create_task(self._flush_soon())
+        if durable:
+            # shield: a client hanging up must not cancel the shared write for the others.
+            await asyncio.shield(committed)
 
     async def record(
         self,
@@ -319,10 +382,19 @@ class AccessControl:
         size_bytes: int | None = None,
         outcome: str = "ok",
         detail: str | None = None,
+        durable: bool | None = None,
     ) -> None:
         """Audit an attempt the caller completed itself: how many records (`amount`) and bytes
-        were published or delivered, e.g. when a stream closes or a batch is accepted."""
+        were published or delivered, e.g. when a stream closes or a batch is accepted.
+
+        `durable` waits until the entry is committed, so the caller answers only after its
+        audit row exists; by default an accepted publish (an acknowledgement) is durable,
+        and reads, streams and refusals are written within audit_delay_s.
+        """
+        if durable is None:
+            durable = action == "publish" and outcome == "ok"
         await self._append(
+            durable=durable,
             key_id=principal,
             action=action,
             topic=topic,

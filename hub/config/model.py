@@ -38,6 +38,7 @@ from hub.config.secrets import (
 __all__ = [
     "DEFAULT_RETENTION",
     "Area",
+    "AuditSettings",
     "Bridge",
     "Deployment",
     "EmbeddedBrokerSettings",
@@ -210,11 +211,22 @@ class EmbeddedBrokerSettings(_Model):
     port: Port = 0
 
 
+class AuditSettings(_Model):
+    """Where the audit log's secret key and its checkpoint live: outside the store, so someone
+    who can write the store can neither rewrite the log unseen nor cut its newest entries.
+    Unset, both sit beside a SQLite store (the key made on first start); the environment
+    variable TSUNAGU_AUDIT_KEY, when set, holds the key itself and wins over key_file."""
+
+    key_file: NonEmpty | None = None
+    checkpoint_file: NonEmpty | None = None
+
+
 class HubSettings(_Model):
     """Settings of the hub process itself."""
 
     http: HttpSettings = HttpSettings()
     store: StoreSettings = StoreSettings()
+    audit: AuditSettings = AuditSettings()
     kafka_client: Literal["confluent", "kafka-python"] = "confluent"
     embedded_broker: EmbeddedBrokerSettings = EmbeddedBrokerSettings()
     # Serve the packaged sample feeds at /demo/feeds/ (the demo deployment replays them).
