@@ -107,6 +107,9 @@ def test_up_starts_with_a_damaged_subject_and_repair_brings_it_back(tmp_path: Pa
         assert anonymous.returncode == 1
         assert "40101" in anonymous.stderr
 
+        # An audited gateway request first, so the repair's entry follows a keyed one.
+        refused = get_json(f"{base}/v1/topics/upcity.test.counters.v1/latest?id=x")
+        assert refused[0] in {401, 404}, refused
         repaired = cli("schemas", "repair", SUBJECT, *where, "--key", admin)
         assert repaired.returncode == 0, repaired.stderr
         assert f"{SUBJECT}: soft-deleted version(s) 2" in repaired.stdout
