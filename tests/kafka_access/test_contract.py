@@ -252,3 +252,31 @@ async def test_a_reader_replays_from_chosen_offsets_without_a_group(
     from_time = await reader.offsets_for_time(first_ts)
     assert set(from_time) == {0, 1, 2}
     await reader.close()
+
+
+async def test_watermarks_report_the_true_end_of_a_partition(
+    backend: Backend, cluster: Cluster, topic: str
+) -> None:
+    """The end of a partition is where the next record will land, on every broker.
+
+    The embedded broker answers ListOffsets(LATEST) with one past the first offset of the
+    partition's last batch (1 for 650 records sent in one batch): an end taken from it made
+    ``start=latest`` replay old records.
+    """
+    producer = backend.producer(cluster)
+    await producer.start()
+    counts = {0: 650, 1: 7, 2: 0}
+    for partition, count in counts.items():
+        for first in range(0, count, 325):  # a few large batches, as a busy topic gets
+            size = min(325, count - first)
+            await producer.deliver(
+                topic, [Outgoing(None, b"x" * 50) for _ in range(size)], partition=partition
+            )
+    await producer.deliver(topic, [Outgoing(None, b"single")], partition=1)
+    await producer.stop()
+    reader = backend.reader(cluster, topic)
+    try:
+        marks = await reader.watermarks()
+        assert marks == {0: (0, 650), 1: (0, 8), 2: (0, 0)}
+    finally:
+        await reader.close()
