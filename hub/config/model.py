@@ -415,11 +415,19 @@ def _licence(value: str) -> str:
     raise ValueError(f"licence {value!r} must be an SPDX identifier (e.g. CC-BY-4.0) or a URL")
 
 
+#: How a topic's values are written: Confluent-framed Avro of the topic's schema, or
+#: NGSI-LD entities (normalized JSON-LD objects) of that schema's shape.
+ValueFormat = Literal["avro", "ngsi-ld"]
+
+
 class Topic(_Model):
-    """A Kafka topic of one area, carrying one Avro schema, with its publication metadata."""
+    """A Kafka topic of one area, carrying one schema, with its publication metadata."""
 
     area: NonEmpty
     schema_name: NonEmpty = Field(alias="schema")
+    # What its values are; the gateway decodes them by it, and only an Avro topic has a
+    # subject in its area's registry. A bridge with format ngsi-ld writes an ngsi-ld topic.
+    format: ValueFormat = "avro"
     key: NonEmpty = "id"
     partitions: Partitions = 1
     replication_factor: ReplicationFactor = 1
@@ -539,7 +547,8 @@ class Bridge(_Model):
     delivery: Literal["at-least-once", "exactly-once"] = "at-least-once"
     # avro: records of the target topic's schema, registered in the target registry;
     # ngsi-ld: NGSI-LD entities (normalized JSON-LD) of that shape, for FIWARE-based platforms.
-    format: Literal["avro", "ngsi-ld"] = "avro"
+    # The target topic's format decides (None: as it declares); given here, it must agree.
+    format: ValueFormat | None = None
     # The NGSI-LD entity type (default: the <Type> of the urn:ngsi-ld:<Type>:... ids).
     entity_type: NonEmpty | None = None
     group_id: NonEmpty | None = None

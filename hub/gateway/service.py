@@ -12,7 +12,7 @@ from aiohttp import web
 
 from hub.access import AccessControl, Action, Permission
 from hub.apply import value_subject
-from hub.codec import Decoder, Encoder, schema_id_of
+from hub.codec import Encoder
 from hub.config import Deployment
 from hub.connections import Connections
 from hub.gateway import metrics
@@ -29,6 +29,7 @@ from hub.gateway.publish import (
 from hub.gateway.streams import StreamLimits, StreamTally, parse_filter, stream_handler
 from hub.gateway.strict import RecordChecker
 from hub.kafka import Reader
+from hub.registry.decoding import TopicDecoder
 from hub.schemas.catalogue import SchemaCatalogue
 
 if TYPE_CHECKING:
@@ -62,7 +63,7 @@ class Gateway:
         self._fanouts: dict[str, TopicFanout] = {}
         self._latest: dict[str, LatestState] = {}
         self._publishers: dict[str, TopicPublisher] = {}
-        self._decoders: dict[str, Decoder] = {}
+        self._decoders: dict[str, TopicDecoder] = {}
         self._lock = asyncio.Lock()
 
     def routes(self, app: web.Application) -> None:
@@ -87,19 +88,17 @@ class Gateway:
         return await self.access.require(request, name, permission, action=action, audit_ok=False)
 
     def _decode_for(self, name: str) -> Callable[[bytes], Awaitable[dict[str, Any]]]:
-        topic = self._topic(name)
-        decoder = self._decoders.setdefault(
-            name, Decoder(self.catalogue.get(topic.schema_name).parsed)
-        )
-        registry = self.connections.registry_for(topic.area)
-
-        async def decode(value: bytes) -> dict[str, Any]:
-            schema_id = schema_id_of(value)
-            if not decoder.knows(schema_id):
-                decoder.add_writer(schema_id, orjson.loads(await registry.get_schema(schema_id)))
-            return decoder.decode(value)
-
-        return decode
+        """The topic's decoder, shared by its streams and its latest state."""
+        decoder = self._decoders.get(name)
+        if decoder is None:
+            topic = self._topic(name)
+            decoder = self._decoders[name] = TopicDecoder(
+                name,
+                topic.format,
+                self.connections.registry_for(topic.area),
+                self.catalogue.get(topic.schema_name).parsed,
+            )
+        return decoder.decode_one
 
     def _reader_factory(self, name: str) -> Callable[[], Reader]:
         cluster = self.connections.cluster_for(self._topic(name).area)
@@ -184,6 +183,18 @@ class Gateway:
     async def _publish(self, request: web.Request) -> web.Response:
         name = request.match_info["topic"]
         principal = await self._principal(request, name, "publish", "publish")
+        value_format = self._topic(name).format
+        if value_format != "avro":
+            # Publishing encodes Avro; mixed into a JSON topic it would be undecodable.
+            await self.access.record(
+                request, principal, "publish", name, outcome="415", detail="not an Avro topic"
+            )
+            raise problem(
+                415,
+                "Topic not writable over HTTP",
+                f"{name} holds {value_format} values written by its bridge; HTTP publishing "
+                "writes Avro records and is open to Avro topics only",
+            )
         publisher = await self._publisher(name)
         try:
             body = await read_body(request, self.limits.max_body_bytes)

@@ -18,7 +18,7 @@ CONTEXT = "https://ishikawa.example.jp/ngsi-ld/context.jsonld"
 async def test_positions_arrive_as_ngsi_ld_entities(
     two_registries: TwoAreas, make_world: Callable[..., World]
 ) -> None:
-    world = make_world(bridge_options=", format: ngsi-ld")
+    world = make_world(bridge_options=", format: ngsi-ld", target_options=", format: ngsi-ld")
     config = world.config.read_text().replace(
         f'registry: {{url: "{two_registries.registry_b}", {REGISTRY_AUTH}}}',
         f'registry: {{url: "{two_registries.registry_b}", {REGISTRY_AUTH}}}'
