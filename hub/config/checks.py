@@ -213,7 +213,8 @@ def _check_feeds(deployment: Deployment, declared: Declared) -> list[Finding]:
                 findings.append(
                     Finding(
                         where,
-                        f"adapters write Avro records, but {topic_name} is format: {written.format}",
+                        f"adapters write Avro records, but {topic_name} is format: "
+                        + written.format,
                     )
                 )
         findings += _check_adapter(deployment, here, feed)

@@ -34,6 +34,7 @@ from hub.config.secrets import (
     check_url_has_no_secret,
     resolve_secret,
 )
+from hub.config.size import ByteSize
 
 __all__ = [
     "DEFAULT_RETENTION",
@@ -210,6 +211,27 @@ class EmbeddedBrokerSettings(_Model):
     port: Port = 0
 
 
+class LatestStateSettings(_Model):
+    """Memory the gateway may hold for ``GET /v1/topics/{topic}/latest`` (the latest record
+    per key, kept in each gateway process): a topic whose state would pass its budget, or
+    would take the total past the gateway's, is refused with a problem instead."""
+
+    max_bytes_per_topic: ByteSize = 64 * 1024 * 1024
+    max_bytes_total: ByteSize = 256 * 1024 * 1024
+
+    @model_validator(mode="after")
+    def _total_holds_a_topic(self) -> LatestStateSettings:
+        if self.max_bytes_per_topic > self.max_bytes_total:
+            raise ValueError("max_bytes_per_topic must not exceed max_bytes_total")
+        return self
+
+
+class GatewaySettings(_Model):
+    """Settings of the gateway (streams, latest state, publishing over HTTP)."""
+
+    latest: LatestStateSettings = LatestStateSettings()
+
+
 class HubSettings(_Model):
     """Settings of the hub process itself."""
 
@@ -217,6 +239,7 @@ class HubSettings(_Model):
     store: StoreSettings = StoreSettings()
     kafka_client: Literal["confluent", "kafka-python"] = "confluent"
     embedded_broker: EmbeddedBrokerSettings = EmbeddedBrokerSettings()
+    gateway: GatewaySettings = GatewaySettings()
     # Serve the packaged sample feeds at /demo/feeds/ (the demo deployment replays them).
     demo_feeds: bool = False
 

@@ -17,7 +17,7 @@ from hub.config import Deployment
 from hub.connections import Connections
 from hub.gateway import metrics
 from hub.gateway.fanout import TopicFanout
-from hub.gateway.latest import LatestState
+from hub.gateway.latest import LatestBudget, LatestState
 from hub.gateway.problems import problem
 from hub.gateway.publish import (
     IdempotencyStore,
@@ -62,6 +62,8 @@ class Gateway:
         self.idempotency = IdempotencyStore(engine)
         self._fanouts: dict[str, TopicFanout] = {}
         self._latest: dict[str, LatestState] = {}
+        settings = deployment.hub.gateway.latest
+        self.latest_budget = LatestBudget(settings.max_bytes_per_topic, settings.max_bytes_total)
         self._publishers: dict[str, TopicPublisher] = {}
         self._decoders: dict[str, TopicDecoder] = {}
         self._lock = asyncio.Lock()
@@ -118,7 +120,9 @@ class Gateway:
     async def _latest_state(self, name: str) -> LatestState:
         async with self._lock:
             if name not in self._latest:
-                state = LatestState(name, self._reader_factory(name), self._decode_for(name))
+                state = LatestState(
+                    name, self._reader_factory(name), self._decode_for(name), self.latest_budget
+                )
                 state.start()
                 self._latest[name] = state
             return self._latest[name]
@@ -163,22 +167,36 @@ class Gateway:
         name = request.match_info["topic"]
         principal = await self._principal(request, name, "read", "read")
         state = await self._latest_state(name)
-        if not await state.wait_ready(30.0):
+        ready = await state.wait_ready(30.0)
+        refused = state.over_budget
+        if refused is not None:
+            await self.access.record(
+                request, principal, "read", name, outcome="507", detail="over budget"
+            )
+            raise problem(
+                507,
+                "Latest state over budget",
+                str(refused),
+                topic=name,
+                budget_bytes=refused.budget,
+                setting=refused.setting,
+            )
+        if not ready:
             raise problem(503, "Not ready", f"the latest state of {name} is still loading")
         wanted_id = request.query.get("id")
         if wanted_id is not None:
-            event = state.get(wanted_id)
-            await self.access.record(request, principal, "read", name, amount=int(bool(event)))
-            if event is None:
+            record = await state.get(wanted_id)
+            await self.access.record(request, principal, "read", name, amount=int(bool(record)))
+            if record is None:
                 raise problem(404, "Unknown id", f"{name} has no record with key {wanted_id!r}")
-            return _json(event.record)
+            return _json(record)
         try:
             limit = min(10_000, max(1, int(request.query.get("limit", "1000"))))
         except ValueError as exc:
             raise problem(400, "Bad limit", "limit is an integer") from exc
-        events = state.select(parse_filter(request), limit)
-        await self.access.record(request, principal, "read", name, amount=len(events))
-        return _json({"topic": name, "count": len(events), "records": [e.record for e in events]})
+        records = await state.select(parse_filter(request), limit)
+        await self.access.record(request, principal, "read", name, amount=len(records))
+        return _json({"topic": name, "count": len(records), "records": records})
 
     async def _publish(self, request: web.Request) -> web.Response:
         name = request.match_info["topic"]
