@@ -9,6 +9,7 @@ import orjson
 import pytest
 
 from hub import headers as h
+from hub.registry.client import RegistryClient
 from tests.bridging.conftest import REGISTRY_AUTH, TwoAreas
 from tests.bridging.processes import TopicReader, World, position
 
@@ -26,6 +27,9 @@ async def test_positions_arrive_as_ngsi_ld_entities(
     )
     world.config.write_text(config)
     await world.apply()
+    async with RegistryClient(two_registries.registry_b) as registry:
+        # A topic of JSON-LD values has no Avro subject to mislead consumers.
+        assert f"{world.target}-value" not in await registry.subjects()
     await world.produce_positions(0, 20)
     reader = TopicReader(world.bootstrap_b, world.target)
     try:
