@@ -280,3 +280,28 @@ async def test_watermarks_report_the_true_end_of_a_partition(
         assert marks == {0: (0, 650), 1: (0, 8), 2: (0, 0)}
     finally:
         await reader.close()
+
+
+async def test_a_consumers_lag_counts_from_the_true_end(
+    backend: Backend, cluster: Cluster, topic: str, unique: str
+) -> None:
+    """The bridges' lag metric: records not yet consumed, against the partition's real end
+    (an end from the embedded broker's ListOffsets made a backlog read as no lag)."""
+    producer = backend.producer(cluster)
+    await producer.start()
+    await producer.deliver(topic, [Outgoing(None, b"x" * 50) for _ in range(650)], partition=0)
+    await producer.stop()
+    consumer = backend.consumer(cluster, f"g-{unique}", [topic])
+    await consumer.start()
+    try:
+        got: list[Incoming] = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30
+        while not got and loop.time() < deadline:
+            got = await consumer.get_batch(10, 0.5)
+        assert got, "nothing consumed"
+        position = max(r.offset for r in got if r.partition == 0) + 1
+        lags = await consumer.lag()
+        assert lags[TopicPartition(topic, 0)] == 650 - position
+    finally:
+        await consumer.stop()
