@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import confluent_kafka
 
 from hub.errors import KafkaError
 from hub.kafka.confluent_common import base_config, incoming, translate
+from hub.kafka.offsets import RecordAt, first_offset_at_or_after
 from hub.kafka.types import Cluster, Incoming
 
 __all__ = ["ConfluentReader", "partition_ends"]
@@ -37,18 +38,7 @@ def partition_ends(
     A fresh client each time, so a high watermark cached from an earlier fetch can never
     stand in for the one measured now.
     """
-    consumer = confluent_kafka.Consumer(
-        {
-            **config,
-            "group.id": "tsunagu-measure-unused",
-            "enable.auto.commit": False,
-            "enable.auto.offset.store": False,
-            "auto.offset.reset": "earliest",
-            # One batch per partition is all the measurement needs to receive.
-            "max.partition.fetch.bytes": 1,
-            "fetch.wait.max.ms": 10,
-        }
-    )
+    consumer = _measuring_consumer(config)
     try:
         hints: dict[int, tuple[int, int]] = {}
         for p in partitions:
@@ -73,6 +63,62 @@ def partition_ends(
                     ends[p] = (low, max(high, fetched))
         # A partition whose fetch never answered keeps the broker's ListOffsets figure.
         return {p: ends.get(p, hints[p]) for p in partitions}
+    finally:
+        consumer.close()
+
+
+def _measuring_consumer(config: Mapping[str, Any]) -> confluent_kafka.Consumer:
+    return confluent_kafka.Consumer(
+        {
+            **config,
+            "group.id": "tsunagu-measure-unused",
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "auto.offset.reset": "earliest",
+            "enable.partition.eof": True,
+            # One batch per partition is all a measurement needs to receive.
+            "max.partition.fetch.bytes": 1,
+            "fetch.wait.max.ms": 10,
+        }
+    )
+
+
+def _record_at(consumer: confluent_kafka.Consumer, topic: str, partition: int) -> RecordAt:
+    """A probe: the first record of ``partition`` at or after an offset (blocking)."""
+
+    def record_at(offset: int) -> tuple[int, int] | None:
+        consumer.assign([confluent_kafka.TopicPartition(topic, partition, offset)])
+        deadline = time.monotonic() + _MEASURE_TIMEOUT_S
+        while time.monotonic() < deadline:
+            for message in consumer.consume(1, 0.1):
+                error = message.error()
+                if error is None:
+                    return cast(int, message.offset()), message.timestamp()[1]
+                if error.code() == confluent_kafka.KafkaError._PARTITION_EOF:
+                    return None
+                raise confluent_kafka.KafkaException(error)
+        return None
+
+    return record_at
+
+
+def offsets_at_time(
+    config: Mapping[str, Any],
+    topic: str,
+    timestamp_ms: int,
+    marks: Mapping[int, tuple[int, int]],
+    hints: Mapping[int, int],
+) -> dict[int, int]:
+    """Per partition, the first offset at or after ``timestamp_ms``, the broker's answer
+    (``hints``) checked and searched for when wrong (blocking: run it in a thread)."""
+    consumer = _measuring_consumer(config)
+    try:
+        return {
+            p: first_offset_at_or_after(
+                _record_at(consumer, topic, p), low, end, timestamp_ms, hints.get(p)
+            )
+            for p, (low, end) in marks.items()
+        }
     finally:
         consumer.close()
 
@@ -129,10 +175,17 @@ class ConfluentReader:
                 found = await asyncio.to_thread(self._consumer.offsets_for_times, query, 10)
         except confluent_kafka.KafkaException as exc:
             raise translate(exc) from exc
-        ends = await self.watermarks()
-        return {
-            tp.partition: tp.offset if tp.offset >= 0 else ends[tp.partition][1] for tp in found
+        marks = await self.watermarks()
+        # -1: the broker knows no record that recent, so the end (checked like any answer).
+        hints = {
+            tp.partition: tp.offset if tp.offset >= 0 else marks[tp.partition][1] for tp in found
         }
+        try:
+            return await asyncio.to_thread(
+                offsets_at_time, self._config, self.topic, timestamp_ms, marks, hints
+            )
+        except confluent_kafka.KafkaException as exc:
+            raise translate(exc) from exc
 
     async def assign(self, positions: Mapping[int, int]) -> None:
         """Read partition p from offset positions[p] (replacing any earlier assignment)."""

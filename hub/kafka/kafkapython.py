@@ -24,6 +24,7 @@ except ModuleNotFoundError as exc:  # pragma: no cover - exercised only without 
     ) from exc
 
 from hub.errors import DeliveryError, KafkaError, KafkaUnavailableError, TopicSetupError
+from hub.kafka.offsets import RecordAt, first_offset_at_or_after
 from hub.kafka.types import (
     Cluster,
     CreateTopicsResult,
@@ -143,6 +144,51 @@ def _partition_ends(
                     ends[tp.partition] = (lows[tp], max(highs[tp], fetched))
         # A partition whose fetch never answered keeps the broker's ListOffsets figure.
         return {tp.partition: ends.get(tp.partition, (lows[tp], highs[tp])) for tp in tps}
+    finally:
+        consumer.close()
+
+
+def _offsets_at_time(
+    config: Mapping[str, Any],
+    topic: str,
+    timestamp_ms: int,
+    marks: Mapping[int, tuple[int, int]],
+    hints: Mapping[int, int],
+) -> dict[int, int]:
+    """Per partition, the first offset at or after ``timestamp_ms``: the broker's answer
+    (``hints``) checked, and searched for when wrong (blocking: run it in a thread)."""
+    consumer = kafka.KafkaConsumer(
+        **{
+            **config,
+            "group_id": None,
+            "enable_auto_commit": False,
+            "max_partition_fetch_bytes": 1,
+            "fetch_max_wait_ms": 10,
+        }
+    )
+
+    def probe(partition: int) -> RecordAt:
+        tp = KTopicPartition(topic, partition)
+
+        def record_at(offset: int) -> tuple[int, int] | None:
+            consumer.assign([tp])
+            consumer.seek(tp, offset)
+            deadline = time.monotonic() + _MEASURE_TIMEOUT_S
+            while time.monotonic() < deadline:
+                for record in consumer.poll(timeout_ms=100, max_records=1).get(tp, []):
+                    return int(record.offset), int(record.timestamp)
+                end = consumer.highwater(tp)
+                if end is not None and consumer.position(tp) >= end:
+                    return None
+            return None
+
+        return record_at
+
+    try:
+        return {
+            p: first_offset_at_or_after(probe(p), low, end, timestamp_ms, hints.get(p))
+            for p, (low, end) in marks.items()
+        }
     finally:
         consumer.close()
 
@@ -398,11 +444,19 @@ class KafkaPythonReader:
     async def offsets_for_time(self, timestamp_ms: int) -> dict[int, int]:
         tps = [KTopicPartition(self.topic, p) for p in await self.partitions()]
         found = await self._call(lambda c: c.offsets_for_times(dict.fromkeys(tps, timestamp_ms)))
-        ends = await self.watermarks()
-        return {
-            tp.partition: found[tp].offset if found.get(tp) is not None else ends[tp.partition][1]
+        marks = await self.watermarks()
+        # None: the broker knows no record that recent, so the end (checked like any answer).
+        hints = {
+            tp.partition: found[tp].offset if found.get(tp) is not None else marks[tp.partition][1]
             for tp in tps
         }
+        config = _base_config(self._cluster, "tsunagu-measure")
+        try:
+            return await asyncio.to_thread(
+                _offsets_at_time, config, self.topic, timestamp_ms, marks, hints
+            )
+        except kafka.errors.KafkaError as exc:
+            raise _translate(exc) from exc
 
     async def assign(self, positions: Mapping[int, int]) -> None:
         def assign(consumer: kafka.KafkaConsumer) -> None:

@@ -305,3 +305,34 @@ async def test_a_consumers_lag_counts_from_the_true_end(
         assert lags[TopicPartition(topic, 0)] == 650 - position
     finally:
         await consumer.stop()
+
+
+async def test_offsets_for_time_find_the_first_record_at_or_after_the_time(
+    backend: Backend, cluster: Cluster, topic: str
+) -> None:
+    """``start=<time>`` of a stream: the embedded broker answers ListOffsets by time with the
+    partition's first offset whatever the time, so a late start replayed the whole log."""
+    producer = backend.producer(cluster)
+    await producer.start()
+    for _ in range(4):  # four batches a few milliseconds apart
+        await producer.deliver(topic, [Outgoing(None, b"x") for _ in range(50)], partition=0)
+        await asyncio.sleep(0.05)
+    await producer.stop()
+    reader = backend.reader(cluster, topic)
+    try:
+        await reader.assign({0: 0})
+        got: list[Incoming] = []
+        for _ in range(40):
+            got += await reader.get_batch(500, 0.25)
+            if len(got) >= 200:
+                break
+        stamps = {r.offset: r.timestamp_ms or 0 for r in got}
+        assert len(stamps) == 200
+        for offset in (0, 50, 120, 199):
+            wanted = stamps[offset]
+            first = min(o for o, ts in stamps.items() if ts >= wanted)
+            assert (await reader.offsets_for_time(wanted))[0] == first, offset
+        later = await reader.offsets_for_time(max(stamps.values()) + 3_600_000)
+        assert later == {0: 200, 1: 0, 2: 0}  # nothing that recent: the ends
+    finally:
+        await reader.close()
