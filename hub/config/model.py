@@ -34,7 +34,7 @@ from hub.config.secrets import (
     check_url_has_no_secret,
     resolve_secret,
 )
-from hub.config.size import ByteSize
+from hub.config.size import parse_size
 
 __all__ = [
     "DEFAULT_RETENTION",
@@ -118,6 +118,8 @@ Port = Annotated[int, Between(0, 65535)]
 Partitions = Annotated[int, Between(1, 10_000)]
 # The Kafka protocol's INT16; a factor larger than the cluster's brokers fails at apply.
 ReplicationFactor = Annotated[int, Between(1, 32767)]
+# A budget below 64 KiB holds a handful of records; above 64 GiB is a typo for this machine.
+MemoryBudget = Annotated[int, Between(64 * 1024, 64 * 1024**3), BeforeValidator(parse_size)]
 _SECOND = timedelta(seconds=1)
 Retention = Annotated[timedelta, DurationBetween(_SECOND, MAX_DURATION)]
 UpdateFrequency = Annotated[timedelta, DurationBetween(_SECOND, timedelta(days=3650))]
@@ -216,8 +218,8 @@ class LatestStateSettings(_Model):
     per key, kept in each gateway process): a topic whose state would pass its budget, or
     would take the total past the gateway's, is refused with a problem instead."""
 
-    max_bytes_per_topic: ByteSize = 64 * 1024 * 1024
-    max_bytes_total: ByteSize = 256 * 1024 * 1024
+    max_bytes_per_topic: MemoryBudget = 64 * 1024 * 1024
+    max_bytes_total: MemoryBudget = 256 * 1024 * 1024
 
     @model_validator(mode="after")
     def _total_holds_a_topic(self) -> LatestStateSettings:

@@ -1,16 +1,14 @@
 """Sizes in bytes as people write them in topics.yaml ("64MiB", "500 kB", or a plain number).
 
-`ByteSize` is a pydantic-ready positive int; `parse_size` is the plain function behind it.
+`parse_size` reads them (a setting pairs it with its range from hub.config.bounds);
+`format_size` writes them back.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Annotated
 
-from pydantic import BeforeValidator
-
-__all__ = ["ByteSize", "format_size", "parse_size"]
+__all__ = ["format_size", "parse_size"]
 
 _UNITS = {
     "": 1,
@@ -50,6 +48,3 @@ def format_size(value: int) -> str:
         if value % size == 0:
             return f"{value // size}{unit}"
     return f"{value}B"
-
-
-ByteSize = Annotated[int, BeforeValidator(parse_size)]

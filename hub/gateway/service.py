@@ -204,6 +204,7 @@ class Gateway:
         value_format = self._topic(name).format
         if value_format != "avro":
             # Publishing encodes Avro; mixed into a JSON topic it would be undecodable.
+            metrics.PUBLISH_REFUSED.labels(name, "415").inc()
             await self.access.record(
                 request, principal, "publish", name, outcome="415", detail="not an Avro topic"
             )
