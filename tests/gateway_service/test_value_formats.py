@@ -21,6 +21,7 @@ from hub.codec import header
 from hub.gateway.service import Gateway
 from hub.kafka import Cluster
 from hub.metrics import REGISTRY
+from hub.schemas.check import check_schemas
 from tests.gateway_service.conftest import SCHEMAS
 from tests.gateway_service.test_gateway_streams import collect, position, publish, sse_events
 from tests.ingest_runtime.harness import IngestEnv, ingest_env, serve
@@ -125,6 +126,11 @@ async def test_a_topic_of_ngsi_ld_json_is_served_as_json_and_has_no_avro_subject
     subjects = await fx.env.connections.registry_for("town").subjects()
     assert f"{fx.avro}-value" in subjects
     assert f"{fx.entities}-value" not in subjects  # no Avro subject advertised for JSON
+    # Nor does `tsunagu schemas check` (or repair) look for one.
+    checks = await check_schemas(
+        fx.env.deployment, fx.env.catalogue, fx.env.connections.registry_for
+    )
+    assert [c.topic for c in checks] == [fx.avro]
 
 
 async def test_undecodable_records_are_skipped_counted_and_logged_a_few_times(
