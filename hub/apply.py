@@ -1,5 +1,7 @@
 """``apply``: create a deployment's topics and register their schemas, refusing incompatible ones.
 
+Only Avro topics' schemas are registered: a topic of NGSI-LD JSON has no subject.
+
 Every schema is checked against its registry before anything is created, so an
 incompatible change leaves the clusters untouched; a failure part-way through
 topic creation names the topics already created. ``tsunagu up`` instead goes on without
@@ -67,8 +69,11 @@ async def apply(
     the report.
     """
     report = ApplyReport()
+    # Only Avro topics have a subject: advertising one for a JSON topic would tell
+    # consumers to decode its values as Avro.
+    avro = {name: topic for name, topic in deployment.topics.items() if topic.format == "avro"}
     # 1. Compatibility first: nothing is created if any schema would be refused.
-    for name, topic in deployment.topics.items():
+    for name, topic in avro.items():
         entry = catalogue.get(topic.schema_name)
         registry = registry_for(topic.area)
         subject = value_subject(name)
@@ -85,7 +90,7 @@ async def apply(
         report.created_topics += result.created
         report.existing_topics += result.existing
     # 3. Schemas.
-    for name, topic in deployment.topics.items():
+    for name, topic in avro.items():
         entry = catalogue.get(topic.schema_name)
         subject = value_subject(name)
         if subject not in report.incompatible:

@@ -86,6 +86,14 @@ AUDIT_CHECKPOINT_FAILURES = Counter(
     registry=REGISTRY,
 )
 
+UNDECODABLE = Counter(
+    "tsunagu_undecodable_records_total",
+    "Records skipped (gateway) or dead-lettered (bridges) because their bytes are not a "
+    "record of their topic's format, by topic and reason.",
+    ["topic", "reason"],
+    registry=REGISTRY,
+)
+
 
 def set_ready(component: str, ready: bool) -> None:
     """Record whether ``component`` is ready (drives /readyz and an alertable gauge)."""

@@ -202,6 +202,21 @@ def _check_feeds(deployment: Deployment, declared: Declared) -> list[Finding]:
         for entity, topic in (feed.topics or {}).items():
             if topic not in declared.topics:
                 findings.append(Finding((*here, "topics", entity), _unknown_topic(topic, declared)))
+        for topic_name in feed.target_topics:
+            written = deployment.topics.get(topic_name)
+            if written is not None and written.format != "avro":
+                where = (
+                    (*here, "topic")
+                    if feed.topic is not None
+                    else (*here, "topics", _entity_of(feed, topic_name))
+                )
+                findings.append(
+                    Finding(
+                        where,
+                        f"adapters write Avro records, but {topic_name} is format: "
+                        + written.format,
+                    )
+                )
         findings += _check_adapter(deployment, here, feed)
         findings += _check_demo_feed_urls(deployment, here, feed)
     return findings
@@ -234,6 +249,10 @@ def _check_demo_feed_urls(deployment: Deployment, here: KeyPath, feed: Feed) -> 
                 )
             )
     return findings
+
+
+def _entity_of(feed: Feed, topic_name: str) -> str:
+    return next(entity for entity, name in (feed.topics or {}).items() if name == topic_name)
 
 
 def _check_adapter(deployment: Deployment, here: KeyPath, feed: Feed) -> list[Finding]:
@@ -311,11 +330,37 @@ def _check_bridges(deployment: Deployment, declared: Declared) -> list[Finding]:
             )
         elif not bridge.mapping.is_file():
             findings.append(Finding((*here, "mapping"), f"mapping is not a file: {bridge.mapping}"))
+        findings += _check_bridge_formats(deployment, here, bridge.source, bridge.target)
+        given = bridge.format
+        target_topic = deployment.topics.get(bridge.target)
+        if given is not None and target_topic is not None and given != target_topic.format:
+            findings.append(
+                Finding(
+                    (*here, "format"),
+                    f"the bridge writes {given}, but its target topic {bridge.target} is "
+                    f"format: {target_topic.format}; declare format: {given} on the topic "
+                    "(the gateway and the registry go by the topic's format)",
+                )
+            )
         if bridge.delivery == "exactly-once":
             findings += _check_exactly_once(
                 deployment, declared, here, bridge.source, bridge.target
             )
     return findings
+
+
+def _check_bridge_formats(
+    deployment: Deployment, here: KeyPath, source: str, target: str
+) -> list[Finding]:
+    source_topic = deployment.topics.get(source)
+    if source_topic is not None and source_topic.format != "avro":
+        return [
+            Finding(
+                (*here, "source"),
+                f"a bridge reads Avro records, but {source} is format: {source_topic.format}",
+            )
+        ]
+    return []
 
 
 def _check_exactly_once(

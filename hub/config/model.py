@@ -34,6 +34,7 @@ from hub.config.secrets import (
     check_url_has_no_secret,
     resolve_secret,
 )
+from hub.config.size import parse_size
 
 __all__ = [
     "DEFAULT_RETENTION",
@@ -118,6 +119,8 @@ Port = Annotated[int, Between(0, 65535)]
 Partitions = Annotated[int, Between(1, 10_000)]
 # The Kafka protocol's INT16; a factor larger than the cluster's brokers fails at apply.
 ReplicationFactor = Annotated[int, Between(1, 32767)]
+# A budget below 64 KiB holds a handful of records; above 64 GiB is a typo for this machine.
+MemoryBudget = Annotated[int, Between(64 * 1024, 64 * 1024**3), BeforeValidator(parse_size)]
 _SECOND = timedelta(seconds=1)
 Retention = Annotated[timedelta, DurationBetween(_SECOND, MAX_DURATION)]
 UpdateFrequency = Annotated[timedelta, DurationBetween(_SECOND, timedelta(days=3650))]
@@ -221,6 +224,27 @@ class AuditSettings(_Model):
     checkpoint_file: NonEmpty | None = None
 
 
+class LatestStateSettings(_Model):
+    """Memory the gateway may hold for ``GET /v1/topics/{topic}/latest`` (the latest record
+    per key, kept in each gateway process): a topic whose state would pass its budget, or
+    would take the total past the gateway's, is refused with a problem instead."""
+
+    max_bytes_per_topic: MemoryBudget = 64 * 1024 * 1024
+    max_bytes_total: MemoryBudget = 256 * 1024 * 1024
+
+    @model_validator(mode="after")
+    def _total_holds_a_topic(self) -> LatestStateSettings:
+        if self.max_bytes_per_topic > self.max_bytes_total:
+            raise ValueError("max_bytes_per_topic must not exceed max_bytes_total")
+        return self
+
+
+class GatewaySettings(_Model):
+    """Settings of the gateway (streams, latest state, publishing over HTTP)."""
+
+    latest: LatestStateSettings = LatestStateSettings()
+
+
 class HubSettings(_Model):
     """Settings of the hub process itself."""
 
@@ -229,6 +253,7 @@ class HubSettings(_Model):
     audit: AuditSettings = AuditSettings()
     kafka_client: Literal["confluent", "kafka-python"] = "confluent"
     embedded_broker: EmbeddedBrokerSettings = EmbeddedBrokerSettings()
+    gateway: GatewaySettings = GatewaySettings()
     # Serve the packaged sample feeds at /demo/feeds/ (the demo deployment replays them).
     demo_feeds: bool = False
 
@@ -427,11 +452,19 @@ def _licence(value: str) -> str:
     raise ValueError(f"licence {value!r} must be an SPDX identifier (e.g. CC-BY-4.0) or a URL")
 
 
+#: How a topic's values are written: Confluent-framed Avro of the topic's schema, or
+#: NGSI-LD entities (normalized JSON-LD objects) of that schema's shape.
+ValueFormat = Literal["avro", "ngsi-ld"]
+
+
 class Topic(_Model):
-    """A Kafka topic of one area, carrying one Avro schema, with its publication metadata."""
+    """A Kafka topic of one area, carrying one schema, with its publication metadata."""
 
     area: NonEmpty
     schema_name: NonEmpty = Field(alias="schema")
+    # What its values are; the gateway decodes them by it, and only an Avro topic has a
+    # subject in its area's registry. A bridge with format ngsi-ld writes an ngsi-ld topic.
+    format: ValueFormat = "avro"
     key: NonEmpty = "id"
     partitions: Partitions = 1
     replication_factor: ReplicationFactor = 1
@@ -551,7 +584,8 @@ class Bridge(_Model):
     delivery: Literal["at-least-once", "exactly-once"] = "at-least-once"
     # avro: records of the target topic's schema, registered in the target registry;
     # ngsi-ld: NGSI-LD entities (normalized JSON-LD) of that shape, for FIWARE-based platforms.
-    format: Literal["avro", "ngsi-ld"] = "avro"
+    # The target topic's format decides (None: as it declares); given here, it must agree.
+    format: ValueFormat | None = None
     # The NGSI-LD entity type (default: the <Type> of the urn:ngsi-ld:<Type>:... ids).
     entity_type: NonEmpty | None = None
     group_id: NonEmpty | None = None

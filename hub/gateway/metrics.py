@@ -42,3 +42,15 @@ PUBLISH_REFUSED = Counter(
     ["topic", "status"],
     registry=REGISTRY,
 )
+LATEST_BYTES = Gauge(
+    "tsunagu_gateway_latest_state_bytes",
+    "Memory accounted to a topic's latest state (encoded values, keys and overhead).",
+    ["topic"],
+    registry=REGISTRY,
+)
+LATEST_OVER_BUDGET = Counter(
+    "tsunagu_gateway_latest_over_budget_total",
+    "Latest states stopped and freed for passing their topic's or the total memory budget.",
+    ["topic"],
+    registry=REGISTRY,
+)

@@ -12,12 +12,12 @@ from aiohttp import web
 
 from hub.access import AccessControl, Action, Permission
 from hub.apply import value_subject
-from hub.codec import Decoder, Encoder, schema_id_of
+from hub.codec import Encoder
 from hub.config import Deployment
 from hub.connections import Connections
 from hub.gateway import metrics
 from hub.gateway.fanout import TopicFanout
-from hub.gateway.latest import LatestState
+from hub.gateway.latest import LatestBudget, LatestState
 from hub.gateway.problems import problem
 from hub.gateway.publish import (
     IdempotencyStore,
@@ -29,6 +29,7 @@ from hub.gateway.publish import (
 from hub.gateway.streams import StreamLimits, StreamTally, parse_filter, stream_handler
 from hub.gateway.strict import RecordChecker
 from hub.kafka import Reader
+from hub.registry.decoding import TopicDecoder
 from hub.schemas.catalogue import SchemaCatalogue
 
 if TYPE_CHECKING:
@@ -61,8 +62,10 @@ class Gateway:
         self.idempotency = IdempotencyStore(engine)
         self._fanouts: dict[str, TopicFanout] = {}
         self._latest: dict[str, LatestState] = {}
+        settings = deployment.hub.gateway.latest
+        self.latest_budget = LatestBudget(settings.max_bytes_per_topic, settings.max_bytes_total)
         self._publishers: dict[str, TopicPublisher] = {}
-        self._decoders: dict[str, Decoder] = {}
+        self._decoders: dict[str, TopicDecoder] = {}
         self._lock = asyncio.Lock()
 
     def routes(self, app: web.Application) -> None:
@@ -87,19 +90,17 @@ class Gateway:
         return await self.access.require(request, name, permission, action=action, audit_ok=False)
 
     def _decode_for(self, name: str) -> Callable[[bytes], Awaitable[dict[str, Any]]]:
-        topic = self._topic(name)
-        decoder = self._decoders.setdefault(
-            name, Decoder(self.catalogue.get(topic.schema_name).parsed)
-        )
-        registry = self.connections.registry_for(topic.area)
-
-        async def decode(value: bytes) -> dict[str, Any]:
-            schema_id = schema_id_of(value)
-            if not decoder.knows(schema_id):
-                decoder.add_writer(schema_id, orjson.loads(await registry.get_schema(schema_id)))
-            return decoder.decode(value)
-
-        return decode
+        """The topic's decoder, shared by its streams and its latest state."""
+        decoder = self._decoders.get(name)
+        if decoder is None:
+            topic = self._topic(name)
+            decoder = self._decoders[name] = TopicDecoder(
+                name,
+                topic.format,
+                self.connections.registry_for(topic.area),
+                self.catalogue.get(topic.schema_name).parsed,
+            )
+        return decoder.decode_one
 
     def _reader_factory(self, name: str) -> Callable[[], Reader]:
         cluster = self.connections.cluster_for(self._topic(name).area)
@@ -119,7 +120,9 @@ class Gateway:
     async def _latest_state(self, name: str) -> LatestState:
         async with self._lock:
             if name not in self._latest:
-                state = LatestState(name, self._reader_factory(name), self._decode_for(name))
+                state = LatestState(
+                    name, self._reader_factory(name), self._decode_for(name), self.latest_budget
+                )
                 state.start()
                 self._latest[name] = state
             return self._latest[name]
@@ -164,26 +167,53 @@ class Gateway:
         name = request.match_info["topic"]
         principal = await self._principal(request, name, "read", "read")
         state = await self._latest_state(name)
-        if not await state.wait_ready(30.0):
+        ready = await state.wait_ready(30.0)
+        refused = state.over_budget
+        if refused is not None:
+            await self.access.record(
+                request, principal, "read", name, outcome="507", detail="over budget"
+            )
+            raise problem(
+                507,
+                "Latest state over budget",
+                str(refused),
+                topic=name,
+                budget_bytes=refused.budget,
+                setting=refused.setting,
+            )
+        if not ready:
             raise problem(503, "Not ready", f"the latest state of {name} is still loading")
         wanted_id = request.query.get("id")
         if wanted_id is not None:
-            event = state.get(wanted_id)
-            await self.access.record(request, principal, "read", name, amount=int(bool(event)))
-            if event is None:
+            record = await state.get(wanted_id)
+            await self.access.record(request, principal, "read", name, amount=int(bool(record)))
+            if record is None:
                 raise problem(404, "Unknown id", f"{name} has no record with key {wanted_id!r}")
-            return _json(event.record)
+            return _json(record)
         try:
             limit = min(10_000, max(1, int(request.query.get("limit", "1000"))))
         except ValueError as exc:
             raise problem(400, "Bad limit", "limit is an integer") from exc
-        events = state.select(parse_filter(request), limit)
-        await self.access.record(request, principal, "read", name, amount=len(events))
-        return _json({"topic": name, "count": len(events), "records": [e.record for e in events]})
+        records = await state.select(parse_filter(request), limit)
+        await self.access.record(request, principal, "read", name, amount=len(records))
+        return _json({"topic": name, "count": len(records), "records": records})
 
     async def _publish(self, request: web.Request) -> web.Response:
         name = request.match_info["topic"]
         principal = await self._principal(request, name, "publish", "publish")
+        value_format = self._topic(name).format
+        if value_format != "avro":
+            # Publishing encodes Avro; mixed into a JSON topic it would be undecodable.
+            metrics.PUBLISH_REFUSED.labels(name, "415").inc()
+            await self.access.record(
+                request, principal, "publish", name, outcome="415", detail="not an Avro topic"
+            )
+            raise problem(
+                415,
+                "Topic not writable over HTTP",
+                f"{name} holds {value_format} values written by its bridge; HTTP publishing "
+                "writes Avro records and is open to Avro topics only",
+            )
         publisher = await self._publisher(name)
         try:
             body = await read_body(request, self.limits.max_body_bytes)

@@ -59,6 +59,8 @@ async def check_schemas(
     """Check every topic's schema against its registry; nothing is registered."""
     results: list[SubjectCheck] = []
     for name, topic in deployment.topics.items():
+        if topic.format != "avro":
+            continue  # a topic of NGSI-LD JSON has no subject to check or repair
         entry = catalogue.get(topic.schema_name)
         registry = registry_for(topic.area)
         subject = value_subject(name)

@@ -75,6 +75,7 @@ class World:
         registry_b: str,
         partitions: int = 3,
         bridge_options: str = "",
+        target_options: str = "",
         mapping: Path = FIXTURES / "kaga-to-ishikawa.yaml",
     ) -> World:
         source = f"kaga.mobility.vehicle-positions-{unique}.v1"
@@ -99,7 +100,7 @@ topics:
      licence: CC-BY-4.0, publisher: Kaga City}}
   {target}:
     {{area: ishikawa, schema: ishikawa.transit.BusLocation, partitions: 3,
-     licence: CC-BY-4.0, publisher: Ishikawa}}
+     licence: CC-BY-4.0, publisher: Ishikawa{target_options}}}
 bridges:
   {BRIDGE}: {{source: {source}, target: {target}, mapping: mapping.yaml,
     group_id: {group}{bridge_options}}}
