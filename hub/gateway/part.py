@@ -16,7 +16,7 @@ from hub.http.app import INFO_KEY
 from hub.ingest.state import FeedStateStore
 
 if TYPE_CHECKING:
-    from hub.up import HubContext
+    from hub.parts import HubContext
 
 __all__ = ["GatewayPart", "gateway_part"]
 

@@ -24,7 +24,7 @@ from hub.kafka import Cluster
 from hub.metrics import REGISTRY
 from hub.registry.client import RegistryClient
 from hub.schemas import SchemaCatalogue
-from hub.up import HubContext
+from hub.parts import HubContext
 from tests.bridging.conftest import TwoAreas
 from tests.bridging.processes import BRIDGE, TopicReader, World, position
 from tests.hub_registry import HUB_AUTH
