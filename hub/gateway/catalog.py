@@ -27,9 +27,9 @@ from hub.apply import value_subject
 from hub.config import Deployment
 from hub.config.duration import format_duration
 from hub.config.model import Topic
+from hub.feed_status import FeedStatus, FeedStatuses
 from hub.gateway.openapi import openapi_document
 from hub.http.app import HubInfo
-from hub.ingest.state import FeedStateStore, FeedStatus
 from hub.schemas.catalogue import SchemaCatalogue
 
 __all__ = [
@@ -688,7 +688,7 @@ class CatalogDocs:
         deployment: Deployment,
         catalogue: SchemaCatalogue,
         info: HubInfo,
-        feed_store: FeedStateStore | None,
+        feed_store: FeedStatuses | None,
     ) -> None:
         self.deployment = deployment
         self.catalogue = catalogue

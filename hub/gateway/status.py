@@ -19,8 +19,8 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from hub.config import Deployment
+from hub.feed_status import FeedStatus, FeedStatuses
 from hub.gateway.catalog import topic_freshness
-from hub.ingest.state import FeedStateStore, FeedStatus
 from hub.metrics import REGISTRY
 
 __all__ = ["MetricSnapshot", "StatusPage", "status_document"]
@@ -177,7 +177,7 @@ def _position_topics(deployment: Deployment) -> list[str]:
 class StatusPage:
     """Serves the page, its assets and ``/v1/status``."""
 
-    def __init__(self, deployment: Deployment, feed_store: FeedStateStore | None) -> None:
+    def __init__(self, deployment: Deployment, feed_store: FeedStatuses | None) -> None:
         self.deployment = deployment
         self.feed_store = feed_store
         # A few small files shipped in the wheel, read once, never in the event loop.

@@ -12,6 +12,7 @@ from rdflib import Graph
 from rdflib.namespace import DCAT, DCTERMS, RDF
 
 from hub.config import Deployment, load_config
+from hub.feed_status import FeedStatus
 from hub.gateway.catalog import (
     HubAddresses,
     accrual_periodicity,
@@ -20,7 +21,6 @@ from hub.gateway.catalog import (
     dcat_document,
     licence_uri,
 )
-from hub.ingest.state import FeedStatus
 from hub.schemas.catalogue import SchemaCatalogue
 
 FREQ = "http://publications.europa.eu/resource/authority/frequency/"
