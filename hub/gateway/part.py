@@ -10,7 +10,7 @@ from hub.access.checkpoints import KafkaCheckpoints, publish_checkpoints
 from hub.config import Deployment
 from hub.errors import TsunaguError
 from hub.feed_status import FeedStatuses
-from hub.gateway.catalog import CatalogDocs
+from hub.gateway.docs.routes import CatalogDocs
 from hub.gateway.service import Gateway
 from hub.gateway.status import StatusPage
 from hub.http.app import INFO_KEY

@@ -20,7 +20,7 @@ from prometheus_client import CollectorRegistry
 
 from hub.config import Deployment
 from hub.feed_status import FeedStatus, FeedStatuses
-from hub.gateway.catalog import topic_freshness
+from hub.gateway.docs.common import topic_freshness
 from hub.metrics import REGISTRY
 
 __all__ = ["MetricSnapshot", "StatusPage", "status_document"]
