@@ -30,7 +30,7 @@ from typing import Any, cast
 import confluent_kafka
 
 from hub.errors import DeliveryError, KafkaError
-from hub.kafka.confluent_common import base_config, translate
+from hub.kafka.confluent.common import base_config, translate
 from hub.kafka.types import Cluster, Delivery, Outgoing
 
 __all__ = ["ConfluentProducer"]

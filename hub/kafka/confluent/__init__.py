@@ -1,0 +1,12 @@
+"""The default Kafka backend, on confluent-kafka (librdkafka).
+
+One module per role, as aiokafka lays its clients out: ``producer``, ``consumer``,
+``reader``, ``admin``, ``transactions``, on ``common`` (configuration, records, errors)
+and ``measure`` (partition ends, offsets by time).
+"""
+
+from __future__ import annotations
+
+from hub.kafka.confluent.backend import ConfluentBackend
+
+__all__ = ["ConfluentBackend"]
