@@ -11,25 +11,42 @@ import kafka
 import kafka.errors
 from kafka.structs import TopicPartition as KTopicPartition
 
-from hub.kafka.offsets import RecordAt, first_offset_at_or_after
+from hub.kafka.offsets import MEASURE_TIMEOUT_S, RecordAt, measured_ends, offsets_at
 
 __all__ = ["offsets_at_time", "partition_ends"]
 
 
-# How long a measurement waits for the fetch responses that carry the high watermarks.
-_MEASURE_TIMEOUT_S = 10.0
+class _EndProbe:
+    """`hub.kafka.offsets.EndProbe` on a fresh kafka-python consumer."""
+
+    def __init__(self, consumer: kafka.KafkaConsumer, topic: str) -> None:
+        self.consumer = consumer
+        self.topic = topic
+
+    def listed(self, partitions: Sequence[int]) -> dict[int, tuple[int, int]]:
+        tps = [KTopicPartition(self.topic, p) for p in partitions]
+        lows = self.consumer.beginning_offsets(tps)
+        highs = self.consumer.end_offsets(tps)
+        return {tp.partition: (lows[tp], highs[tp]) for tp in tps}
+
+    def fetch_from(self, positions: Mapping[int, int]) -> None:
+        tps = {p: KTopicPartition(self.topic, p) for p in positions}
+        self.consumer.assign(list(tps.values()))
+        for p, at in positions.items():
+            self.consumer.seek(tps[p], at)
+
+    def poll(self) -> None:
+        self.consumer.poll(timeout_ms=50, max_records=500)
+
+    def high_watermark(self, partition: int) -> int | None:
+        fetched: int | None = self.consumer.highwater(KTopicPartition(self.topic, partition))
+        return fetched
 
 
 def partition_ends(
     config: Mapping[str, Any], topic: str, partitions: Sequence[int]
 ) -> dict[int, tuple[int, int]]:
-    """Per partition, (first retained offset, end offset), blocking: run it in a thread.
-
-    As in the confluent backend: ListOffsets(LATEST) is only a hint (the embedded broker
-    answers one past the first offset of the last batch); one fetch from just before it
-    brings the high watermark every broker gets right. A fresh client each time, so no
-    high watermark cached from an earlier fetch stands in for the one measured now.
-    """
+    """Per partition, (first retained offset, end offset), blocking: run it in a thread."""
     consumer = kafka.KafkaConsumer(
         **{
             **config,
@@ -41,22 +58,7 @@ def partition_ends(
         }
     )
     try:
-        tps = [KTopicPartition(topic, p) for p in partitions]
-        lows = consumer.beginning_offsets(tps)
-        highs = consumer.end_offsets(tps)
-        consumer.assign(tps)
-        for tp in tps:
-            consumer.seek(tp, max(lows[tp], highs[tp] - 1))
-        ends: dict[int, tuple[int, int]] = {}
-        deadline = time.monotonic() + _MEASURE_TIMEOUT_S
-        while len(ends) < len(tps) and time.monotonic() < deadline:
-            consumer.poll(timeout_ms=50, max_records=500)  # only the responses are wanted
-            for tp in tps:
-                fetched = consumer.highwater(tp)
-                if tp.partition not in ends and fetched is not None:
-                    ends[tp.partition] = (lows[tp], max(highs[tp], fetched))
-        # A partition whose fetch never answered keeps the broker's ListOffsets figure.
-        return {tp.partition: ends.get(tp.partition, (lows[tp], highs[tp])) for tp in tps}
+        return measured_ends(_EndProbe(consumer, topic), partitions)
     finally:
         consumer.close()
 
@@ -86,7 +88,7 @@ def offsets_at_time(
         def record_at(offset: int) -> tuple[int, int] | None:
             consumer.assign([tp])
             consumer.seek(tp, offset)
-            deadline = time.monotonic() + _MEASURE_TIMEOUT_S
+            deadline = time.monotonic() + MEASURE_TIMEOUT_S
             while time.monotonic() < deadline:
                 for record in consumer.poll(timeout_ms=100, max_records=1).get(tp, []):
                     return int(record.offset), int(record.timestamp)
@@ -98,9 +100,6 @@ def offsets_at_time(
         return record_at
 
     try:
-        return {
-            p: first_offset_at_or_after(probe(p), low, end, timestamp_ms, hints.get(p))
-            for p, (low, end) in marks.items()
-        }
+        return offsets_at(probe, timestamp_ms, marks, hints)
     finally:
         consumer.close()
