@@ -18,6 +18,7 @@ class ConfluentBackend:
     """Factory for confluent-kafka clients."""
 
     name = "confluent"
+    transactions = True
 
     def producer(self, cluster: Cluster, *, client_id: str = "tsunagu") -> ConfluentProducer:
         return ConfluentProducer(cluster, client_id=client_id)

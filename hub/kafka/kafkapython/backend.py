@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from hub.errors import KafkaError
+from hub.kafka.api import TransactionalProducer
 from hub.kafka.kafkapython.admin import KafkaPythonAdmin
 from hub.kafka.kafkapython.consumer import KafkaPythonConsumer
 from hub.kafka.kafkapython.producer import KafkaPythonProducer
@@ -17,6 +19,8 @@ class KafkaPythonBackend:
     """Factory for kafka-python clients."""
 
     name = "kafka-python"
+    # Not wired up here: exactly-once bridges run on the confluent backend.
+    transactions = False
 
     def producer(self, cluster: Cluster, *, client_id: str = "tsunagu") -> KafkaPythonProducer:
         return KafkaPythonProducer(cluster, client_id=client_id)
@@ -45,3 +49,10 @@ class KafkaPythonBackend:
 
     def admin(self, cluster: Cluster) -> KafkaPythonAdmin:
         return KafkaPythonAdmin(cluster)
+
+    def transactional_producer(
+        self, cluster: Cluster, transactional_id: str
+    ) -> TransactionalProducer:
+        raise KafkaError(
+            "the kafka-python client does not offer transactions here; use kafka_client: confluent"
+        )

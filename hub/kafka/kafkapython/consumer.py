@@ -125,3 +125,7 @@ class KafkaPythonConsumer:
                 return await asyncio.to_thread(measure)
         except kafka.errors.KafkaError as exc:
             raise translate(exc) from exc
+
+    def group_metadata(self) -> object:
+        """No transactions on this backend (``KafkaPythonBackend.transactions``)."""
+        raise KafkaError("the kafka-python client does not offer transactions here")
