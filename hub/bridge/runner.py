@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from hub import headers as h
-from hub.bridge import metrics
 from hub.codec import Encoder
 from hub.errors import (
     EncodeError,
@@ -37,6 +36,7 @@ from hub.kafka import (
     TransactionalProducer,
 )
 from hub.mapping.compile import MappingError
+from hub.metrics import bridges as metrics
 from hub.registry.decoding import TopicDecoder
 
 __all__ = ["BridgeEnds", "BridgeRunner", "Mapper", "idempotency_key"]

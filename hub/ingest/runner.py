@@ -26,9 +26,9 @@ from adapters.base import (
 from hub.config import Feed
 from hub.errors import TsunaguError
 from hub.feed_status import FeedStatus
-from hub.ingest import metrics
 from hub.ingest.fetch import Fetcher
 from hub.ingest.state import FeedStateStore
+from hub.metrics import feeds as metrics
 from hub.publish import Provenance, TopicWriter, WriteResult
 
 __all__ = ["CycleSummary", "FeedRunner", "FeedSpec"]
