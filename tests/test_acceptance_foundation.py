@@ -82,10 +82,10 @@ def test_the_demo_hub_serves_an_independent_avro_consumer(tmp_path: Path) -> Non
         wait_ready(base, process, limit=90)
         status, info = get_json(f"{base}/v1/info")
         assert status == 200
-        bootstrap = info["kafka"]["bootstrap_servers"]  # type: ignore[index]
-        registry_url = info["registry"]["url"]  # type: ignore[index]
-        assert info["gateway"]["url"] == base  # type: ignore[index]
-        assert set(info["endpoints"]) >= {"metrics", "healthz", "readyz", "info"}  # type: ignore[arg-type]
+        bootstrap = info["kafka"]["bootstrap_servers"]
+        registry_url = info["registry"]["url"]
+        assert info["gateway"]["url"] == base
+        assert set(info["endpoints"]) >= {"metrics", "healthz", "readyz", "info"}
 
         made = tsunagu(
             "keys",
@@ -145,7 +145,7 @@ def test_the_demo_hub_serves_an_independent_avro_consumer(tmp_path: Path) -> Non
         # The demo replays the packaged Bull Runner feeds through its own adapters.
         deadline = time.monotonic() + 60
         while True:
-            feeds = {f["id"]: f for f in get_json(f"{base}/v1/feeds")[1]}  # type: ignore[union-attr, index]
+            feeds = {f["id"]: f for f in get_json(f"{base}/v1/feeds")[1]}
             demo = [feeds[f] for f in ("usf-bull-runner-positions", "usf-bull-runner-gtfs")]
             if all(f["healthy"] and f["last_success_ms"] for f in demo):
                 break

@@ -34,7 +34,8 @@ def publish(url: str, key: str, body: bytes) -> int | None:
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             response.read()
-            return response.status
+            status: int = response.status  # urlopen's result is untyped
+            return status
     except urllib.error.HTTPError as exc:
         return exc.code
     except OSError:

@@ -13,7 +13,7 @@ from hub.access import AuditLog, Grant, KeyStore, UnknownKeyError
 from hub.access.audit import GENESIS_HASH, entry_hash
 from hub.access.tables import audit_log, keys
 from hub.db import make_engine
-from tests.access_control.conftest import PgSchema
+from tests.pg import PgSchema
 
 
 async def test_key_is_shown_once_and_stored_only_as_a_digest(engine: AsyncEngine) -> None:

@@ -185,7 +185,8 @@ async def closed_streams(env: Env, outcome: str) -> list[str]:
         for e in await env.access.audit.tail(50)
         if e.action == "subscribe"
         and e.outcome == outcome
-        and (e.detail or "").startswith("stream closed")
+        and e.detail is not None
+        and e.detail.startswith("stream closed")
     ]
 
 
@@ -348,7 +349,7 @@ async def raw_connect(env: Env) -> socket.socket:
 
 async def read_all(sock: socket.socket) -> bytes:
     loop = asyncio.get_running_loop()
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         chunk = await asyncio.wait_for(loop.sock_recv(sock, 1 << 16), 30)
         if not chunk:

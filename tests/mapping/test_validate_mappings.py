@@ -36,7 +36,7 @@ GOOD = {
 TABLE = "tables:\n  statuses: {INCOMING_AT: coming, STOPPED_AT: stopped, IN_TRANSIT_TO: moving}\n"
 
 # name -> (rules changed from GOOD (None: rule removed), expected line, expected message)
-BROKEN = {
+BROKEN: dict[str, tuple[dict[str, str | None], int, str]] = {
     "unset": ({"lat": None}, 5, "fields: target field 'lat' is required but not produced"),
     "string-to-int": (
         {"busNumber": "{from: vehicle_label}"},
