@@ -22,6 +22,7 @@ from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 from hub.broker import free_port
+from tests.cli import tsunagu
 from tests.conftest import REPO
 from tests.test_up import get_json, port_open, wait_ready
 
@@ -43,17 +44,6 @@ def demo_config(tmp_path: Path, port: int) -> Path:
     config.write_text(text)
     shutil.copytree(REPO / "mappings", tmp_path / "mappings")  # relative to topics.yaml
     return config
-
-
-def tsunagu(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", "from hub.cli import main; main()", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        cwd=REPO,
-    )
 
 
 def post(url: str, body: list[dict[str, Any]], key: str) -> tuple[int, dict[str, Any]]:

@@ -6,13 +6,13 @@ import json
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 from hub.broker import free_port
+from tests.cli import CLI
 
 SCHEMA = {
     "type": "record",
@@ -49,9 +49,7 @@ topics:
 def start(config: Path, schemas: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [
-            sys.executable,
-            "-c",
-            "from hub.cli import main; main()",
+            *CLI,
             "up",
             "--config",
             str(config),

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from hub.broker import free_port
-from tests.test_acceptance_foundation import tsunagu
+from tests.cli import tsunagu
 from tests.test_up import start, wait_ready, write_deployment
 
 TOPIC = "upcity.test.counters.v1"

@@ -16,7 +16,7 @@ import pytest
 
 from hub.broker import free_port
 from tests.adapters.gtfs_feeds import BROKEN, GTFS
-from tests.test_cli_against_hub import tsunagu
+from tests.cli import tsunagu
 from tests.test_up import start, wait_ready
 
 

@@ -5,10 +5,7 @@ never read, against a real gateway on loopback and the real broker."""
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -23,6 +20,7 @@ from hub.access import Grant, KeyStore
 from hub.gateway.streams import StreamLimits
 from hub.kafka import Cluster
 from hub.metrics import REGISTRY
+from tests.cli import tsunagu
 from tests.gateway_service.harness import (
     ServedGateway,
     position,
@@ -161,16 +159,7 @@ async def test_a_key_revoked_in_another_process_closes_its_open_streams(env: Env
         await eventually(lambda: len(sse.records) == len(ws.records) == 1, "the first record")
         # `tsunagu keys revoke` in its own process, against the same store.
         revoke = await asyncio.to_thread(
-            subprocess.run,
-            [
-                *(sys.executable, "-c", "from hub.cli import main; main()"),
-                *("keys", "revoke", reader.info.key_id, "--store", env.store_url),
-            ],
-            capture_output=True,
-            text=True,
-            cwd=Path(__file__).parents[2],
-            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
-            check=False,
+            tsunagu, "keys", "revoke", reader.info.key_id, "--store", env.store_url
         )
         assert revoke.returncode == 0, revoke.stderr
         await publish_ok(session, env, env.private, [position(2)])
