@@ -31,14 +31,9 @@ COMMANDS = ("hub.apply",)
 # and one that has gone fails too until its line is deleted here.
 KNOWN_CROSSINGS: frozenset[tuple[str, str]] = frozenset(
     {
-        ("hub.bridge.command", "hub.up"),  # removed by seams2
-        ("hub.gateway.part", "hub.up"),  # removed by seams2
-        ("hub.ingest.part", "hub.up"),  # removed by seams2
-        ("hub.gateway.part", "hub.ingest.state"),  # removed by seams2
-        ("hub.gateway.catalog", "hub.ingest.state"),  # removed by seams2
-        ("hub.gateway.status", "hub.ingest.state"),  # removed by seams2
         ("hub.gateway.service", "hub.apply"),  # removed by seams1
-        ("hub.gateway.catalog", "hub.apply"),  # removed by seams1
+        ("hub.gateway.docs.catalog", "hub.apply"),  # removed by seams1
+        ("hub.gateway.docs.common", "hub.apply"),  # removed by seams1
         ("hub.schemas.check", "hub.apply"),  # removed by seams1
         ("hub.ingest.build", "hub.apply"),  # removed by seams1
         ("hub.bridge.build", "hub.apply"),  # removed by seams1
