@@ -38,6 +38,12 @@ class ConfluentReader:
                 # waiting for more data (the default is half a second; 10 ms keeps the
                 # fan-out's p99 under 250 ms at the cost of more idle fetches).
                 "fetch.wait.max.ms": 10,
+                # Prefetch at most 8 MiB and 10,000 messages per partition (librdkafka's
+                # defaults are 64 MiB and 100,000, and each queued message costs a few
+                # hundred bytes beyond its payload): a gateway holds a reader per topic it
+                # serves, and the latest state's budget is meant to bound what a topic costs.
+                "queued.max.messages.kbytes": 8192,
+                "queued.min.messages": 10_000,
             }
         )
         self._lock = asyncio.Lock()
