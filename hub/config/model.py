@@ -182,6 +182,8 @@ class HubSettings(_Model):
     embedded_broker: EmbeddedBrokerSettings = EmbeddedBrokerSettings()
     # Serve the packaged sample feeds at /demo/feeds/ (the demo deployment replays them).
     demo_feeds: bool = False
+    # How long an HTTP publish waits for Kafka's acknowledgement before answering 503.
+    publish_timeout: Duration = timedelta(seconds=10)
 
 
 # --- connections -----------------------------------------------------------------------

@@ -27,3 +27,18 @@ PUBLISHED = Counter(
     ["topic"],
     registry=REGISTRY,
 )
+PUBLISH_FAILURES = Counter(
+    "tsunagu_gateway_publish_failures_total",
+    "HTTP publish requests answered 503 because Kafka did not acknowledge, by reason "
+    "(timeout: not within hub.publish_timeout; kafka: a delivery error).",
+    ["topic", "reason"],
+    registry=REGISTRY,
+)
+IDEMPOTENCY_TAKEOVERS = Counter(
+    "tsunagu_gateway_idempotency_takeovers_total",
+    "Retries that took over the placeholder of a request whose process crashed or ran out "
+    "of time (that request may have reached Kafka: its records carry the same "
+    "idempotency-key header).",
+    ["topic"],
+    registry=REGISTRY,
+)

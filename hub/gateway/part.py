@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from hub.access import setup_cors
 from hub.config import Deployment
 from hub.gateway.catalog import CatalogDocs
+from hub.gateway.publish import PublishLimits
 from hub.gateway.service import Gateway
 from hub.gateway.status import StatusPage
 from hub.http.app import INFO_KEY
@@ -29,7 +30,13 @@ class GatewayPart:
 
     def configure(self, context: HubContext) -> None:
         self.gateway = Gateway(
-            context.deployment, context.catalogue, context.connections, context.engine
+            context.deployment,
+            context.catalogue,
+            context.connections,
+            context.engine,
+            limits=PublishLimits(
+                publish_timeout_s=context.deployment.hub.publish_timeout.total_seconds()
+            ),
         )
         self.gateway.routes(context.app)
         feed_store = FeedStateStore(context.engine)

@@ -48,7 +48,7 @@ class Gateway:
         # Keys, grants, rate limits and the audit log; public topics need no key to read.
         self.access = access or AccessControl.from_deployment(engine, deployment)
         self.limits = limits or PublishLimits()
-        self.idempotency = IdempotencyStore(engine)
+        self.idempotency = IdempotencyStore(engine, publish_timeout_s=self.limits.publish_timeout_s)
         self._fanouts: dict[str, TopicFanout] = {}
         self._latest: dict[str, LatestState] = {}
         self._publishers: dict[str, TopicPublisher] = {}
