@@ -111,19 +111,19 @@ class Hub:
     """``tsunagu up`` on a Kafka cluster of its own choosing and a SQLite store in
     ``directory``, restartable on the same port and store."""
 
-    def __init__(self, directory: Path, bootstrap: str, publish_timeout_s: float) -> None:
+    def __init__(self, directory: Path, bootstrap: str, publish_timeout_s: float | None) -> None:
         self.directory = directory
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.store = directory / "hub.db"
         self.config = directory / "topics.yaml"
+        timeout = "" if publish_timeout_s is None else f"  publish_timeout: {publish_timeout_s}s\n"
         self.config.write_text(
             f"""version: 1
 hub:
   http: {{host: 127.0.0.1, port: {self.port}}}
   store: {{url: "sqlite:///{self.store}"}}
-  publish_timeout: {publish_timeout_s}s
-kafka: {{bootstrap_servers: "{bootstrap}"}}
+{timeout}kafka: {{bootstrap_servers: "{bootstrap}"}}
 areas:
   faults: {{title: Faults}}
 topics:
