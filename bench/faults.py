@@ -61,7 +61,9 @@ class Size:
     freeze_s: float = 6.0
     lock_s: float = 4.0
     publish_timeout_s: float = 3.0
-    feed_records: int = 3_000
+    feed_records: int = 20_000
+    # how long publishers keep retrying one request before giving up
+    deadline_s: float = 90.0
 
 
 SIZES = {
@@ -73,7 +75,8 @@ SIZES = {
         freeze_s=20.0,
         lock_s=10.0,
         publish_timeout_s=10.0,
-        feed_records=50_000,
+        feed_records=100_000,
+        deadline_s=300.0,
     ),
 }
 
@@ -89,6 +92,8 @@ class Figures:
     acknowledged_requests: int | None = None
     audit_rows: int | None = None
     recovery_s: float | None = None
+    # acknowledged records found in Kafka without an idempotency-key header (publish)
+    unmarked: int = 0
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -236,11 +241,12 @@ class Publishers:
     """Client threads each sending its requests in turn, each with an Idempotency-Key and
     retried with the same key and body until a 2xx answer or the deadline."""
 
-    def __init__(self, hub: Hub, api_key: str, size: Size, deadline_s: float = 300.0) -> None:
+    def __init__(self, hub: Hub, api_key: str, size: Size) -> None:
         self.hub = hub
         self.api_key = api_key
         self.size = size
-        self.deadline = time.monotonic() + deadline_s
+        self.deadline = time.monotonic() + size.deadline_s
+        self.last_refusal = b""
         self.answers: list[Answer] = []
         self.acknowledged: dict[str, int] = {}  # request key -> records
         self._lock = threading.Lock()
@@ -296,7 +302,7 @@ class Publishers:
                 response.read()
                 return int(response.status), None
         except urllib.error.HTTPError as exc:
-            exc.read()
+            self.last_refusal = exc.read()
             return exc.code, exc.headers.get("Retry-After")
         except OSError:
             return 0, None
@@ -406,10 +412,7 @@ def _publish_figures(
         for i in range(records)
     }
     found = sum(1 for key in expected if key in contents.per_key)
-    without_header = sum(
-        1 for key in expected if key in contents.per_key and key not in contents.headers
-    )
-    figures = Figures(
+    return Figures(
         scenario,
         acknowledged=len(expected),
         found=found,
@@ -417,10 +420,8 @@ def _publish_figures(
         acknowledged_requests=successes,
         audit_rows=hub.audit_publish_rows(),
         recovery_s=publishers.first_success_after(fault_end),
+        unmarked=sum(1 for k in expected if k in contents.per_key and k not in contents.headers),
     )
-    if without_header:
-        figures.notes.append(f"{without_header} record(s) without an idempotency-key header")
-    return figures
 
 
 def _status_note(counts: dict[int, int]) -> str:
@@ -486,10 +487,15 @@ def broker_frozen(size: Size) -> Figures:
         return figures
 
 
+# How long the broker-stopped scenario waits for publishing to resume by itself.
+_SELF_HEAL_WAIT_S = 20.0
+
+
 def broker_stopped(size: Size) -> Figures:
     """SIGKILL the broker, start a new one on the same port: the embedded broker keeps
     memory only, so what was acknowledged before is gone (the figures say how much)."""
     with _workspace("stopped") as directory, _running_hub(directory, size) as (broker, hub):
+        notes: list[str] = []
         publishers = Publishers(hub, hub.api_key(), size).start()
         total = size.clients * size.requests_per_client * size.records_per_request
         publishers.wait_acked(total // 3)
@@ -500,6 +506,19 @@ def broker_stopped(size: Size) -> Figures:
         time.sleep(size.freeze_s / 2)
         broker.start()
         restarted = time.monotonic()
+        # The new broker has no topics: wait for the hub to publish again on its own, and
+        # restart it (as an operator would; start-up recreates the topics) if it does not.
+        while time.monotonic() - restarted < _SELF_HEAL_WAIT_S:
+            if publishers.first_success_after(restarted) is not None:
+                break
+            time.sleep(0.5)
+        else:
+            notes.append(
+                f"no publish succeeded within {_SELF_HEAL_WAIT_S:g} s of the broker's "
+                f"restart (last answer: {publishers.last_refusal[:200]!r}); up was restarted"
+            )
+            hub.kill(signal.SIGTERM)
+            hub.start()
         publishers.join()
         figures = _publish_figures(
             "broker-stopped", broker.bootstrap_servers, hub, publishers, restarted
@@ -507,6 +526,7 @@ def broker_stopped(size: Size) -> Figures:
         figures.notes.append(
             f"broker down: {_status_note(publishers.statuses(stopped, restarted))}"
         )
+        figures.notes += notes
         figures.notes.append("memory-only broker: records acknowledged before the stop are lost")
         return figures
 
@@ -571,7 +591,8 @@ def ingest_sigkill(size: Size) -> Figures:
             log = (directory / "ingest-1.log").open("wb")
             process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
             log.close()
-            # Kill once the first records are in Kafka: mid-cycle.
+            # Kill as soon as records reach Kafka: mid-cycle (the watermark reads low, and
+            # the rest of the cycle is quick).
             deadline = time.monotonic() + 120
             seen = 0
             while time.monotonic() < deadline and process.poll() is None:
@@ -585,6 +606,8 @@ def ingest_sigkill(size: Size) -> Figures:
             killed = time.monotonic()
             second = subprocess.run(argv, capture_output=True, timeout=300, check=False)
             recovered = time.monotonic() - killed
+            summaries = [line for line in second.stdout.splitlines() if line.startswith(b"{")]
+            summary: dict[str, Any] = json.loads(summaries[-1]) if summaries else {}
             contents = read_topic(broker.bootstrap_servers, topic)
             figures = Figures(
                 "ingest-sigkill",
@@ -596,6 +619,10 @@ def ingest_sigkill(size: Size) -> Figures:
             figures.notes.append(
                 f"{seen} record(s) in Kafka when killed"
                 + (" (the first run had already finished)" if finished_first else "")
+            )
+            figures.notes.append(
+                f"second run: {summary.get('produced')} produced, "
+                f"{summary.get('unchanged')} unchanged"
             )
             if second.returncode != 0:
                 figures.notes.append(f"second run failed: {second.stderr[-300:]!r}")
