@@ -242,7 +242,8 @@ class IdempotencyStore:
             )
 
     async def forget(self, principal: str, key: str) -> None:
-        """Drop the placeholder of a request that failed, so a retry can run."""
+        """Drop the placeholder of a request that failed, so a retry can run (only while it
+        is still this process's: a retry may have taken it over meanwhile)."""
         table = idempotency
         async with write_transaction(self.engine) as conn:
             await conn.execute(
@@ -250,6 +251,7 @@ class IdempotencyStore:
                     table.c.principal == principal,
                     table.c.idempotency_key == key,
                     table.c.status.is_(None),
+                    table.c.response == THIS_PROCESS.token(),
                 )
             )
 
