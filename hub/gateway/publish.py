@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import os
 import socket
 import time
@@ -43,6 +44,8 @@ from hub.errors import EncodeError, KafkaError
 from hub.gateway import metrics
 from hub.gateway.problems import problem
 from hub.kafka import Outgoing, Producer
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "IdempotencyStore",
@@ -230,6 +233,16 @@ class IdempotencyStore:
                     RETRY_AFTER_S,
                 )
         metrics.IDEMPOTENCY_TAKEOVERS.labels(topic).inc()
+        # Said, so an operator can match the duplicates it may cause to their cause.
+        log.warning(
+            "Idempotency-Key %r of %s on %s: took over the request left in progress by %s "
+            "(%s); records it sent may be in Kafka twice, with the same idempotency-key header",
+            key,
+            principal,
+            topic,
+            "an unknown process" if owner is None else f"pid {owner.pid} on {owner.host}",
+            "its process is gone" if now < expires else "older than the publish timeout",
+        )
         return None
 
     async def finish(self, principal: str, key: str, status: int, response: bytes) -> None:
