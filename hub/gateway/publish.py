@@ -322,7 +322,15 @@ class TopicPublisher:
 
     async def publish(self, outgoing: list[Outgoing], timeout: float) -> list[dict[str, int]]:
         """Produce and wait up to ``timeout`` seconds for Kafka's acknowledgement; the
-        offsets, in input order. A 503 problem with Retry-After otherwise."""
+        offsets, in input order. A 503 problem with Retry-After otherwise.
+
+        Records this gives up on stay in librdkafka's queue and may still land once
+        Kafka answers (within its message.timeout.ms, 5 minutes by default): the client
+        was told 503, never 200, and a keyed retry's copy carries the same
+        idempotency-key header. librdkafka's timeout is deliberately not shortened to
+        ours: an idempotent producer whose in-flight records time out bumps its epoch,
+        which the embedded broker answers by fencing it for good (measured: after a 20 s
+        freeze with a 10 s message timeout, no publish succeeded again)."""
         try:
             deliveries = await asyncio.wait_for(
                 self.producer.send_batch(self.topic, outgoing), timeout

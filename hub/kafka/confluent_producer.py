@@ -33,11 +33,7 @@ from hub.errors import DeliveryError, KafkaError
 from hub.kafka.confluent_common import base_config, translate
 from hub.kafka.types import Cluster, Delivery, Outgoing
 
-__all__ = ["SEND_BATCH_TIMEOUT_MS", "ConfluentProducer"]
-
-#: librdkafka's delivery timeout of ``send_batch`` records: the gateway's default
-#: ``hub.publish_timeout``.
-SEND_BATCH_TIMEOUT_MS = 10_000
+__all__ = ["ConfluentProducer"]
 
 
 def _producer_config(cluster: Cluster, client_id: str) -> dict[str, Any]:
@@ -340,14 +336,8 @@ class ConfluentProducer:
         config = _producer_config(cluster, client_id)
         self._groups = _GroupCommitProducer(config)
         # send_batch answers a waiting HTTP client: a 1 ms linger trades a little batching
-        # for latency (ingestion's group commit keeps 5 ms). Its records give up after the
-        # gateway's default publish timeout rather than librdkafka's 5 minutes, so a record
-        # the client was told failed is not quietly delivered minutes later (one already on
-        # the wire may still land: its idempotency-key header marks the copy a retry makes).
-        # A cluster's client_config can still set message.timeout.ms.
-        self._offsets = _OffsetsProducer(
-            {"message.timeout.ms": SEND_BATCH_TIMEOUT_MS, **config, "linger.ms": 1}
-        )
+        # for latency (ingestion's group commit keeps 5 ms).
+        self._offsets = _OffsetsProducer({**config, "linger.ms": 1})
         self._started = False
 
     async def start(self) -> None:
