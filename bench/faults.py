@@ -491,6 +491,16 @@ def broker_frozen(size: Size) -> Figures:
 _SELF_HEAL_WAIT_S = 20.0
 
 
+def _succeeds_within(publishers: Publishers, since: float, seconds: float) -> bool:
+    """Whether a publish is acknowledged within ``seconds`` from now (after ``since``)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if publishers.first_success_after(since) is not None:
+            return True
+        time.sleep(0.5)
+    return False
+
+
 def broker_stopped(size: Size) -> Figures:
     """SIGKILL the broker, start a new one on the same port: the embedded broker keeps
     memory only, so what was acknowledged before is gone (the figures say how much)."""
@@ -506,16 +516,19 @@ def broker_stopped(size: Size) -> Figures:
         time.sleep(size.freeze_s / 2)
         broker.start()
         restarted = time.monotonic()
-        # The new broker has no topics: wait for the hub to publish again on its own, and
-        # restart it (as an operator would; start-up recreates the topics) if it does not.
-        while time.monotonic() - restarted < _SELF_HEAL_WAIT_S:
-            if publishers.first_success_after(restarted) is not None:
-                break
-            time.sleep(0.5)
-        else:
+        # The new broker has no topics: recreate them as an operator would (tsunagu
+        # apply), wait for the hub to publish again, and restart it if it does not.
+        applied = subprocess.run(
+            [*CLI, "apply", "--config", str(hub.config), "--schemas", str(SCHEMAS)],
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+        notes.append(f"tsunagu apply after the restart: exit {applied.returncode}")
+        if not _succeeds_within(publishers, restarted, _SELF_HEAL_WAIT_S):
             notes.append(
-                f"no publish succeeded within {_SELF_HEAL_WAIT_S:g} s of the broker's "
-                f"restart (last answer: {publishers.last_refusal[:200]!r}); up was restarted"
+                f"no publish succeeded within {_SELF_HEAL_WAIT_S:g} s of apply (last "
+                f"answer: {publishers.last_refusal[:200]!r}); up was restarted"
             )
             hub.kill(signal.SIGTERM)
             hub.start()
