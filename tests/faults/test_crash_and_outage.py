@@ -11,14 +11,12 @@ import os
 import signal
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from bench.faults import TOPIC, Hub, read_topic, vehicle
+from bench.faults import TOPIC, Hub, http_request, read_topic, vehicle
 from hub import headers as h
 from hub.broker import EmbeddedBroker
 
@@ -45,17 +43,13 @@ def thaw(broker: EmbeddedBroker) -> None:
 def post(
     hub: Hub, api_key: str, key: str, records: list[dict[str, object]], timeout: float = 120
 ) -> tuple[int, dict[str, str], bytes]:
-    request = urllib.request.Request(
+    return http_request(
+        "POST",
         f"{hub.base}/v1/topics/{TOPIC}/records",
-        data=json.dumps(records).encode(),
-        headers={"Content-Type": "application/json", "X-API-Key": api_key, "Idempotency-Key": key},
-        method="POST",
+        json.dumps(records).encode(),
+        {"Content-Type": "application/json", "X-API-Key": api_key, "Idempotency-Key": key},
+        timeout,
     )
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, dict(response.headers), response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers), exc.read()
 
 
 def post_quietly(hub: Hub, api_key: str, key: str, records: list[dict[str, object]]) -> None:
@@ -138,10 +132,7 @@ def test_a_frozen_broker_gets_a_bounded_503_and_flips_readiness(
         assert int(headers["Retry-After"]) > 0
         assert headers["Content-Type"].startswith("application/problem+json")
         wait_until(lambda: hub.broker_gauge() == 0.0, "broker gauge 0 while frozen", 30)
-        readyz = urllib.request.Request(f"{hub.base}/readyz")
-        with pytest.raises(urllib.error.HTTPError) as not_ready:
-            urllib.request.urlopen(readyz, timeout=30)
-        assert not_ready.value.code == 503
+        assert http_request("GET", f"{hub.base}/readyz", timeout=30)[0] == 503
         thaw(own_broker)
         wait_until(lambda: hub.broker_gauge() == 1.0, "broker gauge back to 1", 60)
         # The refused request, retried with its key, now goes through.
