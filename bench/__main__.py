@@ -16,6 +16,7 @@ BENCHMARKS = {
     "ingest": "bench.ingest",
     "gateway": "bench.gateway",
     "bridge": "bench.bridge",
+    "attack": "bench.attack",
 }
 
 

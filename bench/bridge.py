@@ -29,7 +29,7 @@ import confluent_kafka
 import confluent_kafka.admin
 
 from bench.codecs import CODECS
-from bench.ingest import _Server
+from bench.ingest import REGISTRY_AUTH, _Server
 from bench.processes import reap
 from bench.table import Row
 from hub.broker import EmbeddedBroker
@@ -115,7 +115,7 @@ def _deployment(directory: Path, bootstrap: str, registry: str, unique: str) -> 
 hub:
   store: {{url: "sqlite:///{directory / "hub.db"}"}}
 kafka: {{bootstrap_servers: "{bootstrap}"}}
-registry: {{url: "{registry}"}}
+registry: {{url: "{registry}", {REGISTRY_AUTH}}}
 areas:
   kaga: {{title: Kaga}}
   ishikawa: {{title: Ishikawa}}

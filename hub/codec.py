@@ -36,7 +36,10 @@ def header(schema_id: int) -> bytes:
 def schema_id_of(data: bytes) -> int:
     """The schema id in a framed value; DecodeError when the frame is not Confluent's."""
     if len(data) < _HEADER.size or data[0] != MAGIC_BYTE:
-        raise DecodeError("value is not in the Confluent wire format (magic byte 0, schema id)")
+        raise DecodeError(
+            "value is not in the Confluent wire format (magic byte 0, schema id)",
+            reason="not-framed",
+        )
     magic_and_id: tuple[int, int] = _HEADER.unpack_from(data)
     return magic_and_id[1]
 
@@ -145,13 +148,15 @@ class Decoder:
             return self._decode_compiled(compiled, bytes(data), schema_id)
         schemas = self._writers.get(schema_id)
         if schemas is None:
-            raise DecodeError(f"unknown schema id {schema_id}")
+            raise DecodeError(f"unknown schema id {schema_id}", reason="unknown-schema-id")
         stream = io.BytesIO(data)
         stream.seek(_HEADER.size)
         try:
             decoded = fastavro.schemaless_reader(stream, schemas[0], schemas[1])
         except (ValueError, TypeError, EOFError, IndexError, UnicodeDecodeError) as exc:
-            raise DecodeError(f"value is not valid Avro for schema id {schema_id}: {exc}") from exc
+            raise DecodeError(
+                f"value is not valid Avro for schema id {schema_id}: {exc}", reason="invalid-avro"
+            ) from exc
         return _whole_record(decoded, stream.tell(), len(data), schema_id)
 
     @staticmethod
@@ -160,7 +165,8 @@ class Decoder:
             decoded, end = read(data, _HEADER.size)
         except (ValueError, TypeError, IndexError, struct.error) as exc:
             raise DecodeError(
-                f"value is not valid Avro for schema id {schema_id}: {type(exc).__name__}: {exc}"
+                f"value is not valid Avro for schema id {schema_id}: {type(exc).__name__}: {exc}",
+                reason="invalid-avro",
             ) from exc
         return _whole_record(decoded, end, len(data), schema_id)
 
@@ -168,11 +174,14 @@ class Decoder:
 def _whole_record(decoded: object, end: int, size: int, schema_id: int) -> dict[str, Any]:
     """``decoded``, when it is a record that ended exactly where the value's bytes do."""
     if end > size:
-        raise DecodeError(f"value ends inside the record (schema id {schema_id})")
+        raise DecodeError(
+            f"value ends inside the record (schema id {schema_id})", reason="invalid-avro"
+        )
     if end != size:
         raise DecodeError(
-            f"value has {size - end} trailing byte(s) after the record (schema id {schema_id})"
+            f"value has {size - end} trailing byte(s) after the record (schema id {schema_id})",
+            reason="invalid-avro",
         )
     if not isinstance(decoded, dict):
-        raise DecodeError(f"schema id {schema_id} is not a record schema")
+        raise DecodeError(f"schema id {schema_id} is not a record schema", reason="invalid-avro")
     return decoded

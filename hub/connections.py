@@ -10,7 +10,7 @@ run beside ``tsunagu up`` finds those through the running hub's ``/v1/info``.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aiohttp
 import orjson
@@ -25,21 +25,31 @@ __all__ = ["Connections", "EmbeddedEndpoints", "discover_running_hub", "hub_url"
 
 @dataclass(frozen=True)
 class EmbeddedEndpoints:
-    """The embedded broker and registry of a hub: None where it runs none."""
+    """The embedded broker and registry of a hub: None where it runs none.
+
+    `registry_auth` is the (user, password) the clients of the embedded registry send:
+    the hub's internal credential inside ``tsunagu up``, an API key (key id, secret) for
+    a command run beside it, or None to read only (registering a schema the registry
+    already has still works: it is found by a lookup).
+    """
 
     kafka_bootstrap: str | None
     registry_url: str | None
+    #: The hub that would not tell this caller its broker address, if one did not.
+    kafka_withheld_by: str | None = None
+    registry_auth: tuple[str, str] | None = field(default=None, repr=False)
 
 
 def hub_url(deployment: Deployment) -> str:
     """The base URL of the hub's HTTP server as the deployment configures it."""
-    http = deployment.hub.http
-    host = "127.0.0.1" if http.host in {"0.0.0.0", "::"} else http.host  # noqa: S104 - a client
-    return f"http://{host}:{http.port}"
+    return deployment.hub.self_url
 
 
-async def discover_running_hub(base_url: str, timeout: float = 5.0) -> EmbeddedEndpoints:
-    """Ask a running hub (``GET /v1/info``) where its embedded broker and registry are."""
+async def discover_running_hub(
+    base_url: str, timeout: float = 5.0, *, registry_auth: tuple[str, str] | None = None
+) -> EmbeddedEndpoints:
+    """Ask a running hub (``GET /v1/info``) where its embedded broker and registry are;
+    `registry_auth` is what to write its registry with (see `EmbeddedEndpoints`)."""
     url = f"{base_url.rstrip('/')}/v1/info"
     try:
         async with (
@@ -50,7 +60,13 @@ async def discover_running_hub(base_url: str, timeout: float = 5.0) -> EmbeddedE
             info = orjson.loads(await response.read())
     except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError) as exc:
         raise HubNotRunningError(url, str(exc) or type(exc).__name__) from exc
-    return EmbeddedEndpoints(info["kafka"]["bootstrap_servers"], info["registry"]["url"])
+    bootstrap = info["kafka"].get("bootstrap_servers")
+    return EmbeddedEndpoints(
+        bootstrap,
+        info["registry"]["url"],
+        kafka_withheld_by=None if bootstrap is not None else base_url,
+        registry_auth=registry_auth,
+    )
 
 
 def _cluster(settings: KafkaCluster, purpose: str) -> Cluster:
@@ -94,6 +110,12 @@ class Connections:
                 f"areas.{area}.kafka" if area and self.deployment.area(area).kafka else "kafka"
             )
             return _cluster(settings, purpose)
+        if self.embedded.kafka_withheld_by is not None:
+            raise TsunaguError(
+                f"the hub at {self.embedded.kafka_withheld_by} does not give its broker address "
+                "to this caller: run the command on the hub's machine (its embedded broker "
+                "listens on loopback only)"
+            )
         if self.embedded.kafka_bootstrap is None:
             where = f"area {area!r}" if area else "the deployment"
             raise TsunaguError(f"{where} has no Kafka cluster and no broker is embedded")
@@ -132,7 +154,7 @@ class Connections:
         if url not in self._registries:
             conn = self.deployment.registry_for(area)
             if conn is None:
-                self._registries[url] = RegistryClient(url)
+                self._registries[url] = RegistryClient(url, auth=self.embedded.registry_auth)
             else:
                 purpose = (
                     f"areas.{area}.registry" if self.deployment.area(area).registry else "registry"

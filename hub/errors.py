@@ -97,7 +97,12 @@ class EncodeError(TsunaguError):
 
 
 class DecodeError(TsunaguError):
-    """Bytes are not a Confluent-framed Avro value of a known schema."""
+    """Bytes are not a record of their topic's format (for Avro: a Confluent-framed value
+    of a known schema). ``reason`` is a short fixed word, fit for a metric label."""
+
+    def __init__(self, message: str, *, reason: str = "invalid") -> None:
+        self.reason = reason
+        super().__init__(message)
 
 
 # --- Kafka ---------------------------------------------------------------------------

@@ -57,6 +57,43 @@ RECORDS_PRODUCED = Counter(
     registry=REGISTRY,
 )
 
+REGISTRY_WRITES_REFUSED = Counter(
+    "tsunagu_registry_writes_refused_total",
+    "Writes to the embedded schema registry refused, by HTTP status (401, 403, 429).",
+    ["status"],
+    registry=REGISTRY,
+)
+
+AUDIT_COMMITS = Counter(
+    "tsunagu_audit_commits_total",
+    "Audit log commits; each writes a burst of entries (entries / commits = batching).",
+    registry=REGISTRY,
+)
+
+AUDIT_ENTRIES = Counter(
+    "tsunagu_audit_entries_total", "Audit log entries committed.", registry=REGISTRY
+)
+
+AUDIT_FAILURES = Counter(
+    "tsunagu_audit_write_failures_total",
+    "Audit batches the store refused; the accepted publishes waiting on them failed.",
+    registry=REGISTRY,
+)
+
+AUDIT_CHECKPOINT_FAILURES = Counter(
+    "tsunagu_audit_checkpoint_publish_failures_total",
+    "Audit checkpoints that could not be published to Kafka (the next commit retries).",
+    registry=REGISTRY,
+)
+
+UNDECODABLE = Counter(
+    "tsunagu_undecodable_records_total",
+    "Records skipped (gateway) or dead-lettered (bridges) because their bytes are not a "
+    "record of their topic's format, by topic and reason.",
+    ["topic", "reason"],
+    registry=REGISTRY,
+)
+
 
 def set_ready(component: str, ready: bool) -> None:
     """Record whether ``component`` is ready (drives /readyz and an alertable gauge)."""

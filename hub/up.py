@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import importlib
 import logging
+import secrets
 import signal
 import time
 from collections.abc import Callable
@@ -26,15 +27,19 @@ from typing import Protocol
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub.apply import apply
+from hub.access.http import AccessControl, kafka_disclosure
+from hub.access.tables import upgrade_grants
+from hub.apply import ApplyReport, apply, value_subject
 from hub.broker import EmbeddedBroker, ensure_port_free
 from hub.config import Deployment, load_config
 from hub.connections import Connections, EmbeddedEndpoints, hub_url
 from hub.db import create_schema, make_engine
 from hub.demo import serve_demo_feeds
+from hub.errors import IncompatibleSchemaError
 from hub.http.app import HubInfo, NotReady, add_readiness_check, create_app
 from hub.kafka import Admin
 from hub.metrics import set_ready
+from hub.registry.auth import INTERNAL_USER, RegistryWriters
 from hub.registry.server import create_registry_app
 from hub.registry.store import RegistryStore
 from hub.schemas.catalogue import SchemaCatalogue
@@ -63,6 +68,9 @@ class HubContext:
     engine: AsyncEngine
     app: web.Application
     shutdown: asyncio.Event
+    #: The one access control (keys, grants, audit log) every part audits through: two
+    #: would append to one keyed chain from two batches.
+    access: AccessControl | None = None
 
 
 class Part(Protocol):
@@ -184,9 +192,12 @@ def _hub_app(
     engine: AsyncEngine,
     admins: dict[str, Admin],
     all_running: asyncio.Event,
+    *,
+    registry_writers: RegistryWriters | None = None,
 ) -> web.Application:
-    """The HTTP app before the parts add theirs: info, health, metrics, the registry."""
-    app = create_app(info, create_registry_app(RegistryStore(engine)))
+    """The HTTP app before the parts add theirs: info, health, metrics, the registry
+    (written by `registry_writers`, by default admin keys only)."""
+    app = create_app(info, create_registry_app(RegistryStore(engine), registry_writers))
     if deployment.hub.demo_feeds:
         serve_demo_feeds(app)
 
@@ -208,6 +219,75 @@ def _hub_app(
 
     add_readiness_check(app, "kafka", kafka_ready)
     return app
+
+
+def _check_damaged_subjects(
+    app: web.Application,
+    context: HubContext,
+    damaged: dict[str, IncompatibleSchemaError],
+) -> None:
+    """Not ready while a subject refuses its topic's schema (filled by `apply`), naming
+    each and why; ready again once the schema is registered there (schemas repair)."""
+    topics = {value_subject(name): name for name in context.deployment.topics}
+
+    async def schemas_ready() -> bool:
+        for subject in list(damaged):
+            topic = context.deployment.topic(topics[subject])
+            text = context.catalogue.get(topic.schema_name).text
+            registry = context.connections.registry_for(topic.area)
+            if await registry.lookup(subject, text) is not None:
+                log.info("subject %s holds its schema again", subject)
+                del damaged[subject]
+        set_ready("registry", not damaged)
+        if damaged:
+            raise NotReady(
+                "; ".join(
+                    f"{error} (its topic's feeds wait and publishing to it fails; repair "
+                    f"with `tsunagu schemas repair {subject}`)"
+                    for subject, error in damaged.items()
+                )
+            )
+        return True
+
+    add_readiness_check(app, "schemas", schemas_ready)
+
+
+async def _open_store(
+    deployment: Deployment, stack: contextlib.AsyncExitStack
+) -> tuple[AsyncEngine, RegistryWriters, str]:
+    """The runtime store (tables made or upgraded) and who may write the embedded registry.
+
+    The registry takes writes from admin keys, and from this process's own parts with a
+    credential (the returned secret) made now, kept in memory and never shown, so a
+    default ``up`` needs no key.
+    """
+    engine = make_engine(deployment.hub.store.resolved_url())
+    stack.push_async_callback(engine.dispose)
+    await create_schema(engine)
+    await upgrade_grants(engine)
+    set_ready("store", True)
+    internal_secret = secrets.token_urlsafe(32)
+    # Keyed with the deployment's audit key, like every audit entry of this process.
+    access = AccessControl.from_deployment(engine, deployment)
+    stack.push_async_callback(access.close)
+    return engine, RegistryWriters(access, internal_secret=internal_secret), internal_secret
+
+
+async def _apply(context: HubContext, damaged: dict[str, IncompatibleSchemaError]) -> ApplyReport:
+    """Topics and schemas; a subject that refuses its schema is reported in `damaged`
+    (and /readyz), never a reason not to start."""
+    report = await apply(
+        context.deployment,
+        context.catalogue,
+        context.connections.admin_for,
+        context.connections.registry_for,
+        skip_incompatible=True,
+    )
+    damaged.update(report.incompatible)
+    for error in report.incompatible.values():
+        log.error("%s; repair with `tsunagu schemas repair %s`", error, error.subject)
+    set_ready("registry", not damaged)
+    return report
 
 
 async def run_up(
@@ -235,23 +315,36 @@ async def run_up(
             embedded_bootstrap = await asyncio.to_thread(broker.start)
             stack.push_async_callback(asyncio.to_thread, broker.stop)
         set_ready("broker", True)
-        engine = make_engine(settings.store.resolved_url())
-        stack.push_async_callback(engine.dispose)
-        await create_schema(engine)
-        set_ready("store", True)
+        engine, writers, internal_secret = await _open_store(deployment, stack)
 
         local = hub_url(deployment)  # how this process reaches itself
         base = (settings.http.public_url or local).rstrip("/")  # how clients reach it
         registry_url = f"{base}/registry"
         connections = Connections(
-            deployment, EmbeddedEndpoints(embedded_bootstrap, f"{local}/registry")
+            deployment,
+            EmbeddedEndpoints(
+                embedded_bootstrap,
+                f"{local}/registry",
+                registry_auth=(INTERNAL_USER, internal_secret),
+            ),
         )
         admins = _cluster_admins(deployment, connections)
         default_bootstrap = next(iter(admins))
-        info = HubInfo(default_bootstrap, registry_url, base, settings.kafka_client)
+        disclosure = kafka_disclosure(
+            engine,
+            advertise=settings.http.advertise_kafka,
+            embedded=default_bootstrap == embedded_bootstrap,
+        )
+        info = HubInfo(
+            default_bootstrap, registry_url, base, settings.kafka_client, may_see_kafka=disclosure
+        )
         all_running = asyncio.Event()
-        app = _hub_app(deployment, info, engine, admins, all_running)
-        context = HubContext(deployment, catalogue, connections, engine, app, shutdown)
+        app = _hub_app(deployment, info, engine, admins, all_running, registry_writers=writers)
+        context = HubContext(
+            deployment, catalogue, connections, engine, app, shutdown, writers.access
+        )
+        damaged: dict[str, IncompatibleSchemaError] = {}
+        _check_damaged_subjects(app, context, damaged)
         for part in parts:
             part.configure(context)
         runner = await _start_http(app, settings.http.host, settings.http.port)
@@ -259,8 +352,7 @@ async def run_up(
         stack.push_async_callback(connections.close)
         set_ready("http", True)
 
-        report = await apply(deployment, catalogue, connections.admin_for, connections.registry_for)
-        set_ready("registry", True)
+        report = await _apply(context, damaged)
         started: list[Part] = []
         stack.push_async_callback(_stop_parts, started)
         for part in parts:
@@ -277,6 +369,11 @@ async def run_up(
         announce(
             f"Topics: {len(report.created_topics)} created, {len(report.existing_topics)} "
             f"existing; {len(report.registered)} schemas registered"
+            + (
+                f"; {len(report.incompatible)} subject(s) refuse their schema (see /readyz)"
+                if report.incompatible
+                else ""
+            )
             + "".join(f"; {part.name} running" for part in started)
             + ". Ctrl-C to stop."
         )

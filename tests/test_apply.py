@@ -15,9 +15,9 @@ from hub.db import create_schema, make_engine
 from hub.errors import IncompatibleSchemaError
 from hub.kafka import Cluster, get_backend
 from hub.registry.client import RegistryClient
-from hub.registry.server import create_registry_app
 from hub.registry.store import RegistryStore
 from hub.schemas.catalogue import SchemaCatalogue
+from tests.hub_registry import HUB_AUTH, hub_registry_app
 
 SCHEMA: dict[str, Any] = {
     "type": "record",
@@ -57,9 +57,9 @@ async def test_apply_creates_registers_and_refuses_incompatible(
 
     engine = make_engine(f"sqlite:///{tmp_path / 'hub.db'}")
     await create_schema(engine)
-    server = TestServer(create_registry_app(RegistryStore(engine)), host="127.0.0.1")
+    server = TestServer(hub_registry_app(RegistryStore(engine)), host="127.0.0.1")
     await server.start_server()
-    registry = RegistryClient(str(server.make_url("")).rstrip("/"))
+    registry = RegistryClient(str(server.make_url("")).rstrip("/"), auth=HUB_AUTH)
     admin = get_backend().admin(cluster)
     try:
         deployment = load_config(config, SchemaCatalogue.load(schemas))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -12,13 +13,14 @@ from hub.broker import free_port
 from tests.test_up import SCHEMA, start, wait_ready, write_deployment
 
 
-def tsunagu(*args: str) -> subprocess.CompletedProcess[str]:
+def tsunagu(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", "from hub.cli import main; main()", *args],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
+        env=None if env is None else {**os.environ, **env},
     )
 
 
@@ -54,8 +56,20 @@ def test_apply_and_schemas_check_find_the_running_hub(tmp_path: Path) -> None:
         assert applied.returncode == 1
         assert "upcity.test.counters.v1-value" in applied.stderr
 
-        # Back to the compatible schema plus a second topic: apply creates only what is new.
+        # Back to the compatible schema: registering it changes the hub's registry, which
+        # takes only a key with registry:write.
         (schemas / "Counter.avsc").write_text(json.dumps(evolved))
+        applied = tsunagu("apply", *files)
+        assert applied.returncode == 1
+        assert "40101" in applied.stderr
+        assert "registry:write" in applied.stderr
+        created = tsunagu(
+            "keys", "create", "--name", "ops", "--grant", "*:registry:write", *files[:2]
+        )
+        assert created.returncode == 0, created.stderr
+        admin = {"TSUNAGU_API_KEY": created.stdout.strip()}
+
+        # Plus a second topic: apply creates only what is new.
         config.write_text(
             config.read_text()
             + """  upcity.test.tallies.v1:
@@ -65,7 +79,7 @@ def test_apply_and_schemas_check_find_the_running_hub(tmp_path: Path) -> None:
     publisher: Up City
 """
         )
-        applied = tsunagu("apply", *files)
+        applied = tsunagu("apply", *files, env=admin)
         assert applied.returncode == 0, applied.stderr
         assert "created  upcity.test.tallies.v1\n" in applied.stdout
         assert "exists   upcity.test.counters.v1\n" in applied.stdout

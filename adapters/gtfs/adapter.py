@@ -39,8 +39,12 @@ class GtfsOptions(BaseModel):
     partial: bool = Field(
         False, description="publish a feed that has no stop_times.txt instead of rejecting it"
     )
-    max_uncompressed_mb: int = Field(8192, gt=0, description="zip-bomb limit, whole archive")
-    max_compression_ratio: float = Field(100.0, gt=1, description="zip-bomb limit, per file")
+    max_uncompressed_mb: int = Field(
+        8192, ge=1, le=1024 * 1024, strict=True, description="zip-bomb limit, whole archive"
+    )
+    max_compression_ratio: float = Field(
+        100.0, gt=1, le=100_000, allow_inf_nan=False, description="zip-bomb limit, per file"
+    )
 
 
 class GtfsAdapter:

@@ -13,14 +13,19 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
-from hub.access.audit import AuditLog
+from hub.access.audit import AuditLog, Checkpoint, Verification, audit_seal
+from hub.access.checkpoints import CHECKPOINT_TOPIC, read_checkpoints
 from hub.access.keys import PERMISSIONS, Grant, KeyInfo, KeyStore, Permission, UnknownKeyError
+from hub.access.tables import upgrade_grants
 from hub.access.units import parse_duration_ms, parse_rate_per_minute
+from hub.config.model import AuditSettings
 from hub.db import create_schema, make_engine
 from hub.errors import ConfigError, TsunaguError
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from hub.config import Deployment
 
 __all__ = ["audit", "keys"]
 
@@ -65,6 +70,7 @@ def _run(
         engine = make_engine(_store_url(config_path, store_url))
         try:
             await create_schema(engine)
+            await upgrade_grants(engine)
             return await work(engine)
         finally:
             await engine.dispose()
@@ -87,12 +93,15 @@ def _time(ms: int | None) -> str:
 
 
 def _parse_grant(text: str, expires_ms: int | None) -> Grant:
-    topic, colon, permission = text.rpartition(":")
-    if not colon or not topic or permission not in PERMISSIONS:
-        raise click.BadParameter(
-            f"{text!r} must be TOPIC:read or TOPIC:publish", param_hint="--grant"
-        )
-    return Grant(topic, permission, expires_ms)
+    # By suffix, not by the last colon: "registry:write" holds one itself.
+    for permission in PERMISSIONS:
+        topic = text.removesuffix(f":{permission}")
+        if topic != text and topic:
+            return Grant(topic, permission, expires_ms)
+    raise click.BadParameter(
+        f"{text!r} must be TOPIC:read or TOPIC:publish, or SUBJECTS:registry:write",
+        param_hint="--grant",
+    )
 
 
 def _expiry(text: str | None, param: str) -> int | None:
@@ -125,7 +134,8 @@ def keys() -> None:
     "grant_texts",
     multiple=True,
     metavar="TOPIC:PERM",
-    help="topic (or glob such as kaga.*) and read|publish; repeatable",
+    help="topic (or glob such as kaga.*) and read|publish, or subjects and registry:write; "
+    "repeatable",
 )
 @click.option("--expires", default=None, metavar="DURATION", help="the grants end after e.g. 30d")
 @click.option("--rate", default=None, metavar="N/UNIT", help="rate limit, e.g. 600/min or 10/s")
@@ -204,7 +214,10 @@ def grant_command(
     config_path: Path | None,
     store_url: str | None,
 ) -> None:
-    """Let KEY_ID read or publish TOPIC (an exact name or a glob such as kaga.*)."""
+    """Let KEY_ID read or publish TOPIC (an exact name or a glob such as kaga.*), or, with
+    registry:write, change the embedded registry's subjects that TOPIC covers (``*`` for all,
+    which the global compatibility level needs; a topic's name covers its -value and -key
+    subjects)."""
     grant = Grant(topic, cast(Permission, permission), _expiry(expires, "--expires"))
     _run("keys grant", config_path, store_url, lambda e: KeyStore(e).grant(key_id, grant))
     until = f" until {_time(grant.expires_ms)}" if grant.expires_ms else ""
@@ -234,19 +247,145 @@ def ungrant_command(
 
 @click.group()
 def audit() -> None:
-    """Check and show the hash-chained audit log of subscribe, read and publish attempts."""
+    """Check and show the hash-chained audit log of subscribe, read, publish and registry-write
+    attempts."""
 
 
 @audit.command("verify")
+@click.option(
+    "--key-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="the audit key (default: $TSUNAGU_AUDIT_KEY, hub.audit.key_file, or beside a SQLite "
+    "store)",
+)
+@click.option(
+    "--checkpoint-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="the audit checkpoint (default: hub.audit.checkpoint_file, or beside a SQLite store)",
+)
+@click.option(
+    "--kafka/--no-kafka",
+    default=True,
+    show_default=True,
+    help=f"also check the checkpoints on {CHECKPOINT_TOPIC} (needs the deployment file; "
+    "with the embedded broker, the running hub)",
+)
 @_store_options
-def verify_command(config_path: Path | None, store_url: str | None) -> None:
-    """Walk the chain; exit 1 naming the first altered or missing entry."""
-    result = _run("audit verify", config_path, store_url, lambda e: AuditLog(e).verify())
+def verify_command(
+    *,
+    key_file: Path | None,
+    checkpoint_file: Path | None,
+    kafka: bool,
+    config_path: Path | None,
+    store_url: str | None,
+) -> None:
+    """Walk the chain with the audit key and check it against the checkpoints kept outside
+    the store; exit 1 naming the first altered, forged or missing entry."""
+    try:
+        url = _store_url(config_path, store_url)
+        deployment = _deployment(config_path, store_url)
+        settings = deployment.hub.audit if deployment is not None else AuditSettings()
+        seal = audit_seal(
+            url,
+            key_file=str(key_file) if key_file else settings.key_file,
+            checkpoint_file=str(checkpoint_file) if checkpoint_file else settings.checkpoint_file,
+        )
+    except ConfigError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        sys.exit(1)
+    except (OSError, ValueError, TsunaguError) as exc:
+        click.echo(f"tsunagu audit verify: {exc}", err=True)
+        sys.exit(1)
+    notes: list[str] = []
+
+    async def work(engine: AsyncEngine) -> Verification:
+        points: list[Checkpoint] = []
+        if seal is not None and kafka:
+            if deployment is None:
+                notes.append(f"no deployment file, so {CHECKPOINT_TOPIC} was not read")
+            else:
+                points = await _kafka_checkpoints(deployment, notes)
+        return await AuditLog(engine, seal=seal).verify(points)
+
+    result = _run("audit verify", config_path, url, work)
+    for note in notes:
+        click.echo(f"warning: {note}", err=True)
     if not result.ok:
         click.echo(f"audit log broken at entry {result.bad_seq}: {result.problem}", err=True)
         click.echo(f"({result.checked} entries before it verified)", err=True)
+        if seal is None:
+            click.echo(
+                "(no audit key was given: if the log is keyed, give its key with "
+                "TSUNAGU_AUDIT_KEY or --key-file)",
+                err=True,
+            )
         sys.exit(1)
     click.echo(f"audit log intact: {result.checked} entries, head {result.head_hash}")
+    if seal is None:
+        click.echo(
+            "warning: no audit key (TSUNAGU_AUDIT_KEY, --key-file or hub.audit.key_file), so "
+            "only the plain hash chain was checked: someone who can write the store could "
+            "have rewritten or cut it unseen",
+            err=True,
+        )
+        return
+    click.echo(f"keyed with {seal.key_source}", err=True)
+    if result.checkpoint_seq is None:
+        click.echo(
+            "warning: no audit checkpoint, so deleting the newest entries would not show",
+            err=True,
+        )
+    else:
+        click.echo(f"checkpoints match, the newest at entry {result.checkpoint_seq}", err=True)
+    if result.ignored:
+        click.echo(
+            f"warning: {result.ignored} checkpoints on {CHECKPOINT_TOPIC} are not signed with "
+            "the audit key and were ignored",
+            err=True,
+        )
+    if result.unkeyed:
+        click.echo(
+            f"warning: the first {result.unkeyed} entries predate the audit key; only the "
+            "keyed entries that link to them protect them",
+            err=True,
+        )
+
+
+def _deployment(config_path: Path | None, store_url: str | None) -> Deployment | None:
+    """The deployment file in use: None when only --store was given."""
+    if store_url is not None and config_path is None:
+        return None
+    from hub.config import default_config_path, load_config  # noqa: PLC0415 - only when needed
+
+    return load_config(config_path or default_config_path())
+
+
+async def _kafka_checkpoints(deployment: Deployment, notes: list[str]) -> list[Checkpoint]:
+    """The checkpoints on the deployment's default cluster ([] and a note if unreachable)."""
+    from hub.connections import (  # noqa: PLC0415 - only when needed
+        Connections,
+        EmbeddedEndpoints,
+        discover_running_hub,
+        hub_url,
+    )
+
+    try:
+        embedded = EmbeddedEndpoints(None, None)
+        if deployment.kafka is None and deployment.uses_embedded_broker:
+            # The embedded broker lives (and keeps its topics) only while the hub runs.
+            embedded = await discover_running_hub(hub_url(deployment))
+        connections = Connections(deployment, embedded)
+        reader = connections.backend.reader(connections.cluster_for(None), CHECKPOINT_TOPIC)
+        try:
+            return await read_checkpoints(reader)
+        finally:
+            await reader.close()
+    except TsunaguError as exc:
+        notes.append(f"could not read {CHECKPOINT_TOPIC}: {exc}")
+        return []
 
 
 @audit.command("tail")

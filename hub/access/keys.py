@@ -35,8 +35,10 @@ __all__ = [
     "split_key",
 ]
 
-Permission = Literal["read", "publish"]
-PERMISSIONS: tuple[Permission, ...] = ("read", "publish")
+#: ``read`` and ``publish`` apply to topics; ``registry:write`` lets a key change the embedded
+#: schema registry (register, delete, set compatibility) for the subjects its pattern covers.
+Permission = Literal["read", "publish", "registry:write"]
+PERMISSIONS: tuple[Permission, ...] = ("read", "publish", "registry:write")
 
 _KEY_ID = re.compile(r"tk_[0-9a-f]{16}")
 # A dummy digest compared against when the key id is unknown, so a miss costs the same work

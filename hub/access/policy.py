@@ -11,7 +11,14 @@ from fnmatch import fnmatchcase
 
 from hub.access.keys import KeyInfo, Permission
 
-__all__ = ["ANONYMOUS", "Decision", "authorize", "topic_matches"]
+__all__ = [
+    "ANONYMOUS",
+    "Decision",
+    "authorize",
+    "grants_everything",
+    "lapses_at",
+    "topic_matches",
+]
 
 #: The principal of a request made without a key.
 ANONYMOUS = "anonymous"
@@ -42,6 +49,17 @@ def topic_matches(pattern: str, topic: str) -> bool:
     return pattern == topic or fnmatchcase(topic, pattern)
 
 
+def _covers(pattern: str, topic: str, permission: Permission) -> bool:
+    if topic_matches(pattern, topic):
+        return True
+    # A registry grant on a topic's name covers the topic's subjects (TopicNameStrategy).
+    if permission == "registry:write":
+        for suffix in ("-value", "-key"):
+            if topic.endswith(suffix) and topic_matches(pattern, topic.removesuffix(suffix)):
+                return True
+    return False
+
+
 def authorize(
     key: KeyInfo | None,
     topic: str,
@@ -66,7 +84,7 @@ def authorize(
     if key.revoked:
         return Decision(401, "revoked-key", f"API key {key.key_id} has been revoked", key.key_id)
     matching = [
-        g for g in key.grants if g.permission == permission and topic_matches(g.topic, topic)
+        g for g in key.grants if g.permission == permission and _covers(g.topic, topic, permission)
     ]
     if any(not g.expired(now_ms) for g in matching):
         return Decision(200, "ok", f"{permission} on {topic} granted", key.key_id)
@@ -83,3 +101,49 @@ def authorize(
     return Decision(
         403, "no-grant", f"API key {key.key_id} has no {permission} grant on {topic}", key.key_id
     )
+
+
+#: What a Kafka listener without ACLs gives whoever reaches it.
+_KAFKA_PERMISSIONS: tuple[Permission, ...] = ("read", "publish")
+
+
+def grants_everything(key: KeyInfo | None, *, now_ms: int) -> bool:
+    """True for a live key granted read and publish on every topic (the pattern ``*``).
+
+    A Kafka listener without authentication of its own lets whoever reaches it read and
+    write every topic; only such a key loses nothing by learning where the listener is.
+    (``registry:write`` is not needed: the registry is reached over HTTP, not Kafka.)
+    """
+    if key is None or key.revoked:
+        return False
+    return all(
+        any(g.topic == "*" and g.permission == p and not g.expired(now_ms) for g in key.grants)
+        for p in _KAFKA_PERMISSIONS
+    )
+
+
+def lapses_at(
+    key: KeyInfo | None,
+    topic: str,
+    permission: Permission,
+    public_topics: Collection[str] = (),
+    *,
+    now_ms: int,
+) -> int | None:
+    """When an allowed `permission` on `topic` stops by itself: the latest expiry of the grants
+    that allow it now, or None when nothing runs out (a grant without expiry, a public topic).
+
+    Lets a long-lived use of a grant (a stream) be scheduled to end instead of polled.
+    """
+    if permission == "read" and any(topic_matches(p, topic) for p in public_topics):
+        return None
+    if key is None:
+        return None
+    live = [
+        g
+        for g in key.grants
+        if g.permission == permission and topic_matches(g.topic, topic) and not g.expired(now_ms)
+    ]
+    if not live or any(g.expires_ms is None for g in live):
+        return None
+    return max(g.expires_ms for g in live if g.expires_ms is not None)

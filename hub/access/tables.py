@@ -7,10 +7,14 @@ PostgreSQL store and compare them the same way.
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub.db import metadata
+from hub.db import metadata, write_transaction
 
-__all__ = ["audit_log", "grants", "keys"]
+__all__ = ["PERMISSION_CHECK", "audit_log", "grants", "keys", "upgrade_grants"]
+
+#: The permissions a grant row may hold (keep in step with hub.access.keys.PERMISSIONS).
+PERMISSION_CHECK = "permission IN ('read', 'publish', 'registry:write')"
 
 keys = sa.Table(
     "access_keys",
@@ -38,7 +42,7 @@ grants = sa.Table(
     sa.Column("topic", sa.String(300), primary_key=True),
     sa.Column("permission", sa.String(16), primary_key=True),
     sa.Column("expires_ms", sa.BigInteger),
-    sa.CheckConstraint("permission IN ('read', 'publish')", name="permission"),
+    sa.CheckConstraint(PERMISSION_CHECK, name="permission"),
 )
 
 audit_log = sa.Table(
@@ -59,3 +63,41 @@ audit_log = sa.Table(
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
 )
+
+
+async def upgrade_grants(engine: AsyncEngine) -> None:
+    """Widen the permission check of a grants table made before ``registry:write`` existed.
+
+    `create_schema` creates missing tables but never alters one, so a store made by an
+    older hub would refuse a registry grant. SQLite cannot alter a check constraint: the
+    table is rebuilt (it is small, and nothing references it). Idempotent.
+    """
+    async with write_transaction(engine) as conn:
+        if engine.dialect.name == "sqlite":
+            ddl = await conn.scalar(
+                sa.text("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = :name"),
+                {"name": grants.name},
+            )
+            if ddl is None or "registry:write" in ddl:
+                return
+            await conn.exec_driver_sql("ALTER TABLE access_grants RENAME TO access_grants_old")
+            await conn.run_sync(grants.create)
+            await conn.exec_driver_sql(
+                "INSERT INTO access_grants (key_id, topic, permission, expires_ms) "
+                "SELECT key_id, topic, permission, expires_ms FROM access_grants_old"
+            )
+            await conn.exec_driver_sql("DROP TABLE access_grants_old")
+        elif engine.dialect.name == "postgresql":
+            definition = await conn.scalar(
+                sa.text(
+                    "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
+                    "WHERE conname = 'ck_access_grants_permission' "
+                    "AND conrelid = to_regclass('access_grants')"
+                )
+            )
+            if definition is None or "registry:write" in definition:
+                return
+            await conn.exec_driver_sql(
+                "ALTER TABLE access_grants DROP CONSTRAINT ck_access_grants_permission, "
+                f"ADD CONSTRAINT ck_access_grants_permission CHECK ({PERMISSION_CHECK})"
+            )

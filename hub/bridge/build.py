@@ -17,6 +17,7 @@ from hub.connections import Connections
 from hub.errors import ConfigError, TsunaguError
 from hub.mapping import check_mapping, compile_key_mapping, compile_mapping, load_mapping
 from hub.mapping.ngsi_ld import NgsiLdEncoder
+from hub.registry.decoding import TopicDecoder
 from hub.schemas.catalogue import SchemaCatalogue, SchemaEntry
 
 __all__ = ["build_bridge", "group_id"]
@@ -55,7 +56,7 @@ async def build_bridge(
     mapper: Mapper = _CompiledMapper(spec.name, spec.version, function)
 
     encode_value = None
-    if bridge.format == "ngsi-ld":
+    if target.format == "ngsi-ld":
         # JSON-LD documents, not Confluent-framed Avro: nothing to register; the schema
         # id in the (unused) frame is 0.
         schema_id = 0
@@ -96,8 +97,12 @@ async def build_bridge(
         ends,
         consumer=consumer,
         producer=await connections.producer_for(target.area),
-        source_registry=connections.registry_for(source.area),
-        reader_schema=source_entry.parsed,
+        decoder=TopicDecoder(
+            bridge.source,
+            source.format,
+            connections.registry_for(source.area),
+            source_entry.parsed,
+        ),
         encoder=Encoder(schema_id, target_entry.parsed),
         mapper=mapper,
         encode_value=encode_value,

@@ -19,21 +19,18 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import orjson
-
 from hub import headers as h
 from hub.bridge import metrics
-from hub.codec import Decoder, Encoder, schema_id_of
+from hub.codec import Encoder
 from hub.errors import (
     EncodeError,
     KafkaError,
-    RegistryError,
     RegistryUnavailableError,
     TsunaguError,
 )
 from hub.kafka import Consumer, Incoming, Outgoing, Producer, TopicPartition
 from hub.mapping.compile import MappingError
-from hub.registry.client import RegistryClient
+from hub.registry.decoding import TopicDecoder
 
 __all__ = ["BridgeEnds", "BridgeRunner", "Mapper", "idempotency_key"]
 
@@ -116,8 +113,7 @@ class BridgeRunner:
         *,
         consumer: Consumer,
         producer: Producer,
-        source_registry: RegistryClient,
-        reader_schema: Mapping[str, Any],
+        decoder: TopicDecoder,
         encoder: Encoder,
         mapper: Mapper,
         encode_value: Callable[[Encoder, dict[str, Any]], bytes] | None = None,
@@ -131,8 +127,7 @@ class BridgeRunner:
         self.tombstone_key = tombstone_key
         self.consumer = consumer
         self.producer = producer
-        self.source_registry = source_registry
-        self.decoder = Decoder(reader_schema)
+        self.decoder = decoder
         self.encoder = encoder
         self.mapper = mapper
         # Avro by default; NGSI-LD bridges pass an encoder of JSON-LD documents instead.
@@ -145,31 +140,9 @@ class BridgeRunner:
         self.problem: str | None = None  # why the bridge is not moving, for readiness
         self.converted = 0
         self.dead_lettered = 0
-        self._missing_ids: set[int] = set()
         self._area_bytes = ends.source_area.encode()
         self._partition_headers: dict[tuple[str, int], tuple[list[tuple[str, bytes]], bytes]] = {}
         self._latency = metrics.LATENCY.labels(ends.name)
-
-    async def _learn_schemas(self, batch: Sequence[Incoming]) -> None:
-        """Fetch the writer schemas of the batch the decoder does not know yet. An id the
-        registry does not have is left unknown (those records go to the dead-letter
-        topic); an unreachable registry raises, so the batch is retried, not dead-lettered."""
-        for message in batch:
-            value = message.value
-            if value is None or len(value) < 5 or value[0] != 0:
-                continue
-            schema_id = schema_id_of(value)
-            if self.decoder.knows(schema_id) or schema_id in self._missing_ids:
-                continue
-            try:
-                text = await self.source_registry.get_schema(schema_id)
-            except RegistryUnavailableError:
-                raise
-            except RegistryError as exc:
-                log.warning("bridge %s: schema id %d: %s", self.ends.name, schema_id, exc)
-                self._missing_ids.add(schema_id)
-                continue
-            self.decoder.add_writer(schema_id, orjson.loads(text))
 
     def _origin(self, message: Incoming) -> list[tuple[str, bytes]]:
         # Everything but the offset is the same for a whole partition: built once.
@@ -194,7 +167,7 @@ class BridgeRunner:
 
     def convert(self, message: Incoming) -> tuple[Outgoing | None, Outgoing | None]:
         """(output, None) or (None, dead letter) for one source record (whose writer
-        schema ``_learn_schemas`` has fetched)."""
+        schema ``decoder.learn`` has fetched)."""
         origin = self._origin(message)
         stage, kind = "decode", "decode"
         try:
@@ -240,7 +213,8 @@ class BridgeRunner:
         """Convert, deliver, then commit: the at-least-once step."""
         outputs: list[Outgoing] = []
         dead: list[Outgoing] = []
-        await self._learn_schemas(batch)
+        # An unreachable registry raises here: the batch is retried, not dead-lettered.
+        await self.decoder.learn(message.value for message in batch)
         convert = self.convert
         for message in batch:
             output, dead_letter = convert(message)

@@ -1,5 +1,6 @@
 """The deployment configuration (topics.yaml): its model, loader and validation."""
 
+from hub.config.bounds import Between, DurationBetween
 from hub.config.duration import Duration, format_duration, parse_duration
 from hub.config.loader import default_config_path, load_config, validate_file
 from hub.config.model import (
@@ -23,9 +24,11 @@ from hub.config.secrets import EnvVarName, resolve_secret
 __all__ = [
     "DEFAULT_RETENTION",
     "Area",
+    "Between",
     "Bridge",
     "Deployment",
     "Duration",
+    "DurationBetween",
     "EmbeddedBrokerSettings",
     "EnvVarName",
     "Feed",

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher, get_close_matches
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
@@ -25,6 +26,7 @@ _TOPIC_NAME = re.compile(
 )
 _KAFKA_TOPIC = re.compile(r"[A-Za-z0-9._-]+")
 _KAFKA_MAX_TOPIC_LENGTH = 249
+_NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|inf|nan)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,7 @@ def check_deployment(
     findings += _check_topics(deployment, declared, catalogue, catalogue_complete)
     findings += _check_feeds(deployment, declared)
     findings += _check_bridges(deployment, declared)
+    findings += _check_client_configs(deployment)
     return findings
 
 
@@ -199,8 +202,57 @@ def _check_feeds(deployment: Deployment, declared: Declared) -> list[Finding]:
         for entity, topic in (feed.topics or {}).items():
             if topic not in declared.topics:
                 findings.append(Finding((*here, "topics", entity), _unknown_topic(topic, declared)))
+        for topic_name in feed.target_topics:
+            written = deployment.topics.get(topic_name)
+            if written is not None and written.format != "avro":
+                where = (
+                    (*here, "topic")
+                    if feed.topic is not None
+                    else (*here, "topics", _entity_of(feed, topic_name))
+                )
+                findings.append(
+                    Finding(
+                        where,
+                        f"adapters write Avro records, but {topic_name} is format: "
+                        + written.format,
+                    )
+                )
         findings += _check_adapter(deployment, here, feed)
+        findings += _check_demo_feed_urls(deployment, here, feed)
     return findings
+
+
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def _check_demo_feed_urls(deployment: Deployment, here: KeyPath, feed: Feed) -> list[Finding]:
+    """A feed of the hub's own demo files must point at this hub as it is configured: a
+    URL written for port 8080 stays there when hub.http.port moves (write the path alone)."""
+    urls = {(*here, "url"): feed.url} if feed.url is not None else {}
+    urls |= {(*here, "urls", kind): url for kind, url in (feed.urls or {}).items()}
+    findings = []
+    http = deployment.hub.http
+    for path, url in urls.items():
+        parts = urlsplit(url)
+        if parts.hostname not in _LOOPBACK or not parts.path.startswith("/demo/feeds/"):
+            continue
+        if not deployment.hub.demo_feeds:
+            findings.append(
+                Finding(path, "this hub serves no demo feeds (set hub.demo_feeds: true)")
+            )
+        elif (parts.port or 80) != http.port:
+            findings.append(
+                Finding(
+                    path,
+                    f"the demo feeds are served on this hub's port {http.port}, not "
+                    f"{parts.port or 80}; write the path alone ({parts.path}) to follow hub.http",
+                )
+            )
+    return findings
+
+
+def _entity_of(feed: Feed, topic_name: str) -> str:
+    return next(entity for entity, name in (feed.topics or {}).items() if name == topic_name)
 
 
 def _check_adapter(deployment: Deployment, here: KeyPath, feed: Feed) -> list[Finding]:
@@ -278,11 +330,37 @@ def _check_bridges(deployment: Deployment, declared: Declared) -> list[Finding]:
             )
         elif not bridge.mapping.is_file():
             findings.append(Finding((*here, "mapping"), f"mapping is not a file: {bridge.mapping}"))
+        findings += _check_bridge_formats(deployment, here, bridge.source, bridge.target)
+        given = bridge.format
+        target_topic = deployment.topics.get(bridge.target)
+        if given is not None and target_topic is not None and given != target_topic.format:
+            findings.append(
+                Finding(
+                    (*here, "format"),
+                    f"the bridge writes {given}, but its target topic {bridge.target} is "
+                    f"format: {target_topic.format}; declare format: {given} on the topic "
+                    "(the gateway and the registry go by the topic's format)",
+                )
+            )
         if bridge.delivery == "exactly-once":
             findings += _check_exactly_once(
                 deployment, declared, here, bridge.source, bridge.target
             )
     return findings
+
+
+def _check_bridge_formats(
+    deployment: Deployment, here: KeyPath, source: str, target: str
+) -> list[Finding]:
+    source_topic = deployment.topics.get(source)
+    if source_topic is not None and source_topic.format != "avro":
+        return [
+            Finding(
+                (*here, "source"),
+                f"a bridge reads Avro records, but {source} is format: {source_topic.format}",
+            )
+        ]
+    return []
 
 
 def _check_exactly_once(
@@ -308,3 +386,31 @@ def _check_exactly_once(
             f"{areas[0]} uses {a} and {areas[1]} uses {b}; use at-least-once",
         )
     ]
+
+
+def _check_client_configs(deployment: Deployment) -> list[Finding]:
+    """Numeric librdkafka properties in client_config, checked against librdkafka's own
+    ranges (it refuses them only when a client is made, which would fail `up` later)."""
+    clusters: list[tuple[KeyPath, KafkaCluster]] = []
+    if deployment.kafka is not None:
+        clusters.append((("kafka",), deployment.kafka))
+    clusters += [(("areas", n, "kafka"), a.kafka) for n, a in deployment.areas.items() if a.kafka]
+    if not any(cluster.client_config for _, cluster in clusters):
+        return []
+    from confluent_kafka import KafkaException, Producer  # noqa: PLC0415 - only when needed
+
+    findings: list[Finding] = []
+    for here, cluster in clusters:
+        for key, value in cluster.client_config.items():
+            # Numbers only: any other property could name a file or a plugin library to
+            # load, and validating a file must not run anything.
+            if not _NUMBER.fullmatch(value.strip()):
+                continue
+            try:
+                # One property per client, so one bad value cannot hide another; no
+                # bootstrap servers, so nothing connects. log_level 0: no chatter.
+                Producer({key: value, "log_level": 0})
+            except KafkaException as exc:
+                message = exc.args[0].str().strip() if exc.args else str(exc)
+                findings.append(Finding((*here, "client_config", key), message))
+    return findings

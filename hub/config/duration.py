@@ -5,13 +5,14 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import timedelta
 from typing import Annotated
 
 from pydantic import BeforeValidator
 
-__all__ = ["Duration", "format_duration", "parse_duration"]
+__all__ = ["MAX_DURATION", "Duration", "format_duration", "parse_duration"]
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _NUMBER = r"\d+(?:\.\d+)?"
@@ -25,21 +26,40 @@ _ISO_CALENDAR = re.compile(r"P(?:[^T]*[YM])")
 _HINT = "use e.g. 500ms, 30s, 5m, 2h, 7d, 1w, 1h30m, PT30S, P7D or a number of seconds"
 
 
+#: The longest duration read: a century keeps any date arithmetic far from datetime's
+#: year 9999 and any count of milliseconds inside Kafka's 64-bit settings.
+MAX_DURATION = timedelta(days=36_525)
+
+
 def parse_duration(value: object) -> timedelta:
     """Turn "500ms", "30s", "5m", "2h", "7d", "1w", "1h30m", ISO 8601 ("PT30S", "P7D") or a
-    number of seconds into a positive timedelta; ValueError with a hint otherwise."""
-    if isinstance(value, timedelta):
-        result = value
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        result = timedelta(seconds=value)
-    elif isinstance(value, str):
-        result = _parse_text(value.strip())
-    else:
-        # ValueError, not TypeError: pydantic turns only ValueError into a located problem.
-        raise ValueError(f"{value!r} is not a duration: {_HINT}")  # noqa: TRY004
+    number of seconds into a positive timedelta of at most MAX_DURATION; ValueError with a
+    hint otherwise."""
+    try:
+        if isinstance(value, timedelta):
+            result = value
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise ValueError(f"{value!r} is not a duration: {_HINT}")
+            result = timedelta(seconds=value)
+        elif isinstance(value, str):
+            result = _parse_text(value.strip())
+        else:
+            # ValueError, not TypeError: pydantic turns only ValueError into a located problem.
+            raise ValueError(f"{value!r} is not a duration: {_HINT}")  # noqa: TRY004
+    except OverflowError:
+        # timedelta's own limit (about 2.7 million years) is far past ours anyway.
+        raise ValueError(_too_long(value)) from None
     if result <= timedelta(0):
         raise ValueError(f"duration must be positive (got {value!r})")
+    if result > MAX_DURATION:
+        raise ValueError(_too_long(value))
     return result
+
+
+def _too_long(value: object) -> str:
+    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+    return f"duration {shown} is too long (at most 100 years)"
 
 
 def format_duration(value: timedelta) -> str:

@@ -26,7 +26,14 @@ from hub.config.model import (
     Topic,
 )
 from hub.config.secrets import SECRETS_MESSAGE, is_secret_key
-from hub.config.yaml_source import KeyPath, YamlDocument, format_path, read_yaml
+from hub.config.yaml_source import (
+    MAX_BYTES,
+    KeyPath,
+    YamlDocument,
+    format_path,
+    read_yaml,
+    too_large_message,
+)
 from hub.errors import ConfigError, Problem
 from hub.schemas.catalogue import SchemaCatalogue, packaged_data_dir
 
@@ -79,7 +86,14 @@ def _load(
 ) -> tuple[Deployment | None, list[Problem]]:
     file = str(path)
     try:
-        text = path.read_bytes().decode("utf-8")
+        with path.open("rb") as stream:
+            # Never more than the limit (plus one byte, to tell): a huge file is refused
+            # without reading it into memory.
+            data = stream.read(MAX_BYTES + 1)
+        if len(data) > MAX_BYTES:
+            line = data.count(b"\n", 0, MAX_BYTES) + 1
+            return None, [Problem(file, line, "", too_large_message())]
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = exc.object[: exc.start].count(b"\n") + 1
         return None, [Problem(file, line, "", f"not UTF-8 text: {exc.reason}")]
@@ -265,6 +279,13 @@ def _kind(value: object) -> str:
     return type(value).__name__
 
 
+def _kind_or_value(value: object) -> str:
+    # A scalar is worth quoting ("got 'many'", "got 3.5"); a mapping or list is not.
+    if value is None or isinstance(value, bool | dict | list):
+        return _kind(value)
+    return _show(value)
+
+
 def _show(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
@@ -291,7 +312,7 @@ def _describe(error: ErrorDetails) -> Finding:
     messages = {
         "missing": "required key is missing",
         "literal_error": f"must be {ctx.get('expected')} (got {_show(value)})",
-        "int_type": f"must be a whole number (got {_kind(value)})",
+        "int_type": f"must be a whole number (got {_kind_or_value(value)})",
         "int_parsing": f"must be a whole number (got {_show(value)})",
         "int_from_float": f"must be a whole number (got {_show(value)})",
         "bool_type": f"must be true or false (got {_kind(value)})",

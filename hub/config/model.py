@@ -26,16 +26,20 @@ from pydantic import (
     model_validator,
 )
 
-from hub.config.duration import Duration
+from hub.broker import is_loopback
+from hub.config.bounds import Between, DurationBetween
+from hub.config.duration import MAX_DURATION
 from hub.config.secrets import (
     EnvVarName,
     check_url_has_no_secret,
     resolve_secret,
 )
+from hub.config.size import parse_size
 
 __all__ = [
     "DEFAULT_RETENTION",
     "Area",
+    "AuditSettings",
     "Bridge",
     "Deployment",
     "EmbeddedBrokerSettings",
@@ -108,6 +112,27 @@ BridgeName = Annotated[
 ]
 NonEmpty = Annotated[str, Field(min_length=1)]
 
+# Every number in the file has a range, so `validate` refuses what Kafka or the clock
+# would choke on later (hub.config.bounds).
+Port = Annotated[int, Between(0, 65535)]
+# Kafka sets no maximum, but a topic of more than ten thousand partitions is a typo.
+Partitions = Annotated[int, Between(1, 10_000)]
+# The Kafka protocol's INT16; a factor larger than the cluster's brokers fails at apply.
+ReplicationFactor = Annotated[int, Between(1, 32767)]
+# A budget below 64 KiB holds a handful of records; above 64 GiB is a typo for this machine.
+MemoryBudget = Annotated[int, Between(64 * 1024, 64 * 1024**3), BeforeValidator(parse_size)]
+_SECOND = timedelta(seconds=1)
+Retention = Annotated[timedelta, DurationBetween(_SECOND, MAX_DURATION)]
+UpdateFrequency = Annotated[timedelta, DurationBetween(_SECOND, timedelta(days=3650))]
+# Polling faster than once a second hammers the source; slower than monthly is a mistake
+# (reference data that changes yearly is still worth checking for corrections).
+PollInterval = Annotated[timedelta, DurationBetween(_SECOND, timedelta(days=30))]
+# Under 100 ms an acknowledgement from a healthy cluster can miss it; past librdkafka's own
+# 5-minute delivery timeout waiting longer changes nothing.
+PublishTimeout = Annotated[
+    timedelta, DurationBetween(timedelta(milliseconds=100), timedelta(minutes=5))
+]
+
 
 def _check_url(value: str, schemes: tuple[str, ...] | None, instead: str) -> str:
     parts = urlsplit(value)
@@ -120,7 +145,13 @@ def _check_url(value: str, schemes: tuple[str, ...] | None, instead: str) -> str
 
 
 def _source_url(value: str) -> str:
-    return _check_url(value, None, "auth: {header or query_param: ..., value_env: ...}")
+    instead = "auth: {header or query_param: ..., value_env: ...}"
+    if value.startswith("/") and not value.startswith("//"):
+        # A path on this hub itself (its demo feeds): resolved against hub.http below, so
+        # the feeds follow the hub when its port changes.
+        check_url_has_no_secret(value, instead)
+        return value
+    return _check_url(value, None, instead)
 
 
 SourceUrl = Annotated[str, AfterValidator(_source_url)]
@@ -133,12 +164,17 @@ class HttpSettings(_Model):
     """Where the hub's HTTP server (gateway, registry API, metrics) listens."""
 
     host: NonEmpty = "127.0.0.1"
-    port: int = Field(default=8080, ge=0, le=65535)
+    port: Port = 8080
     # Browser origins allowed to call the gateway (e.g. https://maas.example), or "*".
     cors_origins: list[NonEmpty] = Field(default_factory=list)
     # How clients reach the hub when that is not host:port (a Service, an ingress), e.g.
     # http://tsunagu.tsunagu.svc:8080; /v1/info and the catalogue give out this address.
     public_url: NonEmpty | None = None
+    # Tell every /v1/info caller the Kafka bootstrap addresses. Only for clusters with
+    # authentication and ACLs of their own: a listener without them lets whoever reaches
+    # it read every topic, whatever the gateway grants. By default only callers on this
+    # machine (for the embedded broker) and keys granted read and publish on "*" get them.
+    advertise_kafka: bool = False
 
 
 class StoreSettings(_Model):
@@ -166,11 +202,54 @@ class StoreSettings(_Model):
         return resolve_secret(self.url_env, "hub.store.url_env")
 
 
+def _loopback(value: str) -> str:
+    if not is_loopback(value):
+        raise ValueError(
+            f"the embedded broker listens on loopback only (127.0.0.1, ::1 or localhost, got "
+            f"{value!r}): it has no authentication, so anyone reaching it reads every topic. "
+            "For other machines, configure a Kafka cluster with authentication and ACLs"
+        )
+    return value
+
+
 class EmbeddedBrokerSettings(_Model):
     """Where the embedded broker listens when no Kafka cluster is configured (port 0: any)."""
 
-    host: NonEmpty = "127.0.0.1"
-    port: int = Field(default=0, ge=0, le=65535)
+    host: Annotated[str, AfterValidator(_loopback)] = "127.0.0.1"
+    port: Port = 0
+
+
+class AuditSettings(_Model):
+    """Where the audit log's secret key and its checkpoint live: outside the store, so someone
+    who can write the store can neither rewrite the log unseen nor cut its newest entries.
+    Unset, both sit beside a SQLite store (the key made on first start); the environment
+    variable TSUNAGU_AUDIT_KEY, when set, holds the key itself and wins over key_file."""
+
+    key_file: NonEmpty | None = None
+    checkpoint_file: NonEmpty | None = None
+
+
+class LatestStateSettings(_Model):
+    """Memory the gateway may hold for ``GET /v1/topics/{topic}/latest`` (the latest record
+    per key, kept in each gateway process): a topic whose state would pass its budget, or
+    would take the total past the gateway's, is refused with a problem instead."""
+
+    max_bytes_per_topic: MemoryBudget = 64 * 1024 * 1024
+    max_bytes_total: MemoryBudget = 256 * 1024 * 1024
+
+    @model_validator(mode="after")
+    def _total_holds_a_topic(self) -> LatestStateSettings:
+        if self.max_bytes_per_topic > self.max_bytes_total:
+            raise ValueError("max_bytes_per_topic must not exceed max_bytes_total")
+        return self
+
+
+class GatewaySettings(_Model):
+    """Settings of the gateway (streams, latest state, publishing over HTTP)."""
+
+    latest: LatestStateSettings = LatestStateSettings()
+    # How long an HTTP publish waits for Kafka's acknowledgement before answering 503.
+    publish_timeout: PublishTimeout = timedelta(seconds=10)
 
 
 class HubSettings(_Model):
@@ -178,12 +257,20 @@ class HubSettings(_Model):
 
     http: HttpSettings = HttpSettings()
     store: StoreSettings = StoreSettings()
+    audit: AuditSettings = AuditSettings()
     kafka_client: Literal["confluent", "kafka-python"] = "confluent"
     embedded_broker: EmbeddedBrokerSettings = EmbeddedBrokerSettings()
+    gateway: GatewaySettings = GatewaySettings()
     # Serve the packaged sample feeds at /demo/feeds/ (the demo deployment replays them).
     demo_feeds: bool = False
-    # How long an HTTP publish waits for Kafka's acknowledgement before answering 503.
-    publish_timeout: Duration = timedelta(seconds=10)
+
+    @property
+    def self_url(self) -> str:
+        """How this hub process reaches its own HTTP server (a wildcard bind is loopback)."""
+        host = self.http.host
+        if host in {"0.0.0.0", "::"}:  # noqa: S104 - a client's view of a wildcard bind
+            host = "127.0.0.1"
+        return f"http://{host}:{self.http.port}"
 
 
 # --- connections -----------------------------------------------------------------------
@@ -372,23 +459,31 @@ def _licence(value: str) -> str:
     raise ValueError(f"licence {value!r} must be an SPDX identifier (e.g. CC-BY-4.0) or a URL")
 
 
+#: How a topic's values are written: Confluent-framed Avro of the topic's schema, or
+#: NGSI-LD entities (normalized JSON-LD objects) of that schema's shape.
+ValueFormat = Literal["avro", "ngsi-ld"]
+
+
 class Topic(_Model):
-    """A Kafka topic of one area, carrying one Avro schema, with its publication metadata."""
+    """A Kafka topic of one area, carrying one schema, with its publication metadata."""
 
     area: NonEmpty
     schema_name: NonEmpty = Field(alias="schema")
+    # What its values are; the gateway decodes them by it, and only an Avro topic has a
+    # subject in its area's registry. A bridge with format ngsi-ld writes an ngsi-ld topic.
+    format: ValueFormat = "avro"
     key: NonEmpty = "id"
-    partitions: int = Field(default=1, ge=1)
-    replication_factor: int = Field(default=1, ge=1, le=32767)
+    partitions: Partitions = 1
+    replication_factor: ReplicationFactor = 1
     cleanup: Annotated[
         Literal["delete", "compact", "compact,delete"], BeforeValidator(_normalise_cleanup)
     ] = "delete"
-    retention: Duration | None = None
+    retention: Retention | None = None
     every_observation: bool = False
     licence: Annotated[str, AfterValidator(_licence)]
     publisher: NonEmpty
     description: NonEmpty | None = None
-    update_frequency: Duration | None = None
+    update_frequency: UpdateFrequency | None = None
     access: Literal["public", "granted"] = "granted"
     dead_letter_topic: NonEmpty | None = None
 
@@ -434,10 +529,10 @@ class FeedAuth(_Model):
 class Schedule(_Model):
     """When to poll: a fixed interval, or as the source's own TTL says, within bounds."""
 
-    interval: Duration | None = None
+    interval: PollInterval | None = None
     ttl: Literal["source"] | None = None
-    min_interval: Duration | None = None
-    max_interval: Duration | None = None
+    min_interval: PollInterval | None = None
+    max_interval: PollInterval | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> Schedule:
@@ -496,7 +591,8 @@ class Bridge(_Model):
     delivery: Literal["at-least-once", "exactly-once"] = "at-least-once"
     # avro: records of the target topic's schema, registered in the target registry;
     # ngsi-ld: NGSI-LD entities (normalized JSON-LD) of that shape, for FIWARE-based platforms.
-    format: Literal["avro", "ngsi-ld"] = "avro"
+    # The target topic's format decides (None: as it declares); given here, it must agree.
+    format: ValueFormat | None = None
     # The NGSI-LD entity type (default: the <Type> of the urn:ngsi-ld:<Type>:... ids).
     entity_type: NonEmpty | None = None
     group_id: NonEmpty | None = None
@@ -536,6 +632,23 @@ class Deployment(_Model):
     bridges: Annotated[dict[BridgeName, Bridge], BeforeValidator(_empty_if_none)] = Field(
         default_factory=dict
     )
+
+    @model_validator(mode="after")
+    def _feeds_on_this_hub(self) -> Deployment:
+        # A feed URL written as a path ("/demo/feeds/x.pb") names this hub: made absolute
+        # here, once, so every reader of the deployment sees where it really is.
+        base = self.hub.self_url
+        for name, feed in self.feeds.items():
+            update: dict[str, Any] = {}
+            if feed.url is not None and feed.url.startswith("/"):
+                update["url"] = base + feed.url
+            if feed.urls is not None and any(u.startswith("/") for u in feed.urls.values()):
+                update["urls"] = {
+                    k: base + u if u.startswith("/") else u for k, u in feed.urls.items()
+                }
+            if update:
+                self.feeds[name] = feed.model_copy(update=update)
+        return self
 
     def area(self, name: str) -> Area:
         """The area called `name`; KeyError naming it when unknown."""

@@ -4,6 +4,12 @@ Besides the data this gives the line of every key (from the composed node tree),
 keys that appear twice in one mapping (PyYAML silently keeps the last), and recovers from
 syntax errors by emptying the offending line (keeping its key when it has one) and parsing
 again, so that one run reports the syntax error *and* the problems in the rest of the file.
+
+A hostile file is refused while it is composed, before anything is built from it: more
+than MAX_BYTES of text, nesting deeper than MAX_DEPTH, more than MAX_NODES nodes once
+aliases are expanded (a "billion laughs" alias bomb is a few lines that expand to billions),
+or an alias inside the node it names (a cycle). The refusal names the line that crossed
+the limit.
 """
 
 from __future__ import annotations
@@ -14,17 +20,40 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+from yaml.constructor import ConstructorError
+from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from hub.errors import Problem
 
-__all__ = ["KeyPath", "YamlDocument", "format_path", "read_yaml"]
+__all__ = [
+    "MAX_BYTES",
+    "MAX_DEPTH",
+    "MAX_NODES",
+    "KeyPath",
+    "YamlDocument",
+    "format_path",
+    "read_yaml",
+    "too_large_message",
+]
 
 #: A position in the document: mapping keys and sequence indexes from the root.
 KeyPath = tuple[Hashable, ...]
 
 #: Syntax errors tolerated before giving up on the rest of the file.
 MAX_RECOVERIES = 10
+#: The largest file read (bytes of UTF-8; characters for text given directly). A
+#: deployment of 5,000 topics is about 700 KB; a larger file is a mistake or an attack.
+MAX_BYTES = 1024 * 1024
+#: Nodes (scalars, lists, mappings) once every alias is expanded: about what MAX_BYTES
+#: of plain YAML holds, so aliases may share settings but never multiply the document.
+MAX_NODES = 200_000
+#: Nesting of lists and mappings; composing is recursive, so this also keeps far from
+#: Python's recursion limit (a deployment file nests about 6 deep).
+MAX_DEPTH = 64
+#: Characters parsed in all, recoveries included: a large file gets fewer second tries,
+#: so a megabyte of syntax errors costs two parses, not twenty.
+PARSE_BUDGET = 2 * MAX_BYTES
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _KEY_LINE = re.compile(r"(\s*(?:-\s+)?[A-Za-z0-9_][^:#'\"{}\[\],]*?):(?:\s|$)")
 
@@ -65,12 +94,20 @@ def format_path(path: KeyPath) -> str:
 def read_yaml(text: str, file: str) -> YamlDocument:
     """Parse `text` (named `file` in problems), recovering from up to MAX_RECOVERIES
     syntax errors; `data` is None when the file is empty or could not be recovered."""
+    if len(text) > MAX_BYTES:
+        where = text.count("\n", 0, MAX_BYTES) + 1
+        return YamlDocument(None, {}, [Problem(file, where, "", too_large_message())])
     lines = text.splitlines(keepends=True)
     problems: list[Problem] = []
     recovered: list[int] = []
-    for _ in range(2 * MAX_RECOVERIES):
+    attempts = max(1, min(2 * MAX_RECOVERIES, PARSE_BUDGET // max(1, len(text))))
+    for _ in range(attempts):
         try:
             return _compose(lines, file, problems, recovered)
+        except _Refused as exc:
+            # Not a typo to get past: the rest of the file is not worth reading.
+            problems.append(Problem(file, exc.line + 1, "", exc.message))
+            break
         except _Unparsable as exc:
             line = exc.line
             if line is not None and line + 1 in recovered:
@@ -82,6 +119,11 @@ def read_yaml(text: str, file: str) -> YamlDocument:
                 break
             lines[line] = _without_value(lines[line])
             recovered.append(line + 1)
+    else:
+        if len(recovered) < MAX_RECOVERIES:
+            # Out of parse budget, not of patience: say the list may go on.
+            message = "the file is too large to look past more syntax errors: fix these first"
+            problems.append(Problem(file, None, "", message))
     return YamlDocument(None, {}, problems, recovered)
 
 
@@ -94,15 +136,84 @@ class _Unparsable(Exception):
         super().__init__(message)
 
 
+def too_large_message() -> str:
+    """Why a file over MAX_BYTES is refused (the problem's line is where it passes the limit)."""
+    return f"the file passes {MAX_BYTES // 1024} KiB on this line, more than a deployment may be"
+
+
+class _Refused(Exception):
+    """The document is over a limit (0-based line where it went over): nothing is built."""
+
+    def __init__(self, line: int, message: str) -> None:
+        self.line = line
+        self.message = message
+        super().__init__(message)
+
+
 class _Loader(yaml.SafeLoader):
-    """A SafeLoader that remembers the last scalar it read, to explain unclosed quotes."""
+    """A SafeLoader that remembers the last scalar it read, to explain unclosed quotes, and
+    counts what it composes, to refuse a document over MAX_NODES or MAX_DEPTH."""
 
     last_scalar: ScalarNode | None = None
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._nodes: int = 0
+        self._depth: int = 0
+        # Expanded size of each anchored node, by identity (the anchors keep them alive).
+        self._sizes: dict[int, int] = {}
 
     def compose_scalar_node(self, anchor: dict[Any, Node]) -> ScalarNode:
         node = super().compose_scalar_node(anchor)
         self.last_scalar = node
         return node
+
+    def compose_node(self, parent: Node | None, index: int) -> Node | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        line = event.start_mark.line
+        if isinstance(event, AliasEvent):
+            target = self.anchors.get(event.anchor)
+            if target is not None:
+                size = self._sizes.get(id(target))
+                if size is None:
+                    message = f"alias *{event.anchor} is inside the node it names (a cycle)"
+                    raise _Refused(line, message)
+                self._count(size, line)
+            return super().compose_node(parent, index)
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise _Refused(line, f"nested more than {MAX_DEPTH} levels deep")
+        before = self._nodes
+        self._count(1, line)
+        node = super().compose_node(parent, index)
+        self._depth -= 1
+        if event.anchor is not None:
+            self._sizes[id(node)] = self._nodes - before
+        return node
+
+    def _count(self, nodes: int, line: int) -> None:
+        # Aliases are counted at their expanded size: that is what every later step (the
+        # key index, the model, the checks) walks, though PyYAML itself shares the objects.
+        self._nodes += nodes
+        if self._nodes > MAX_NODES:
+            raise _Refused(
+                line,
+                f"the document grows past {MAX_NODES:,} values here once aliases are "
+                "expanded (an alias bomb, or a file too large for a deployment)",
+            )
+
+    def construct_yaml_int(self, node: ScalarNode) -> int:
+        try:
+            return super().construct_yaml_int(node)
+        except ValueError as exc:
+            # Python refuses to read integers of thousands of digits (a CPU guard); say
+            # where, like any other syntax problem, rather than fail with a traceback.
+            digits = sum(c.isdigit() for c in str(node.value))
+            message = f"a number of {digits} digits is too long to read"
+            raise ConstructorError(None, None, message, node.start_mark) from exc
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
 
 
 def _without_value(line: str) -> str:

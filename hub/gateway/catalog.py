@@ -278,8 +278,10 @@ def _catalog_topic(
         "schema": {
             "name": topic.schema_name,
             "doc": entry.raw.get("doc") if entry is not None else None,
-            "subject": value_subject(name),
-            "url": addresses.schema_url(deployment, name),
+            "format": topic.format,
+            # Only an Avro topic has a subject in its registry.
+            "subject": value_subject(name) if topic.format == "avro" else None,
+            "url": addresses.schema_url(deployment, name) if topic.format == "avro" else None,
         },
         "key": topic.key,
         "partitions": topic.partitions,
@@ -464,8 +466,12 @@ def _dataset(
             "@type": "dcat:Distribution",
             "dct:title": f"Kafka topic {name}",
             "dct:description": (
-                "Avro values in the Confluent wire format (schema id from the registry), "
-                f"keyed by the {topic.key!r} field."
+                (
+                    "Avro values in the Confluent wire format (schema id from the registry), "
+                    if topic.format == "avro"
+                    else "NGSI-LD entities (normalized JSON-LD), "
+                )
+                + f"keyed by the {topic.key!r} field."
             ),
             "dct:identifier": name,
             "dcat:accessURL": _iri(f"kafka://{bootstrap}/{quote(name, safe='')}"),
@@ -528,28 +534,13 @@ def asyncapi_document(
     for name, topic in deployment.topics.items():
         entry = catalogue.get(topic.schema_name) if topic.schema_name in catalogue else None
         avro = entry.raw if entry is not None else {"type": "record", "name": "Unknown"}
+        kafka_message = _kafka_message(topic, avro)
         channels[name] = {
             "address": name,
             "title": name,
             "description": topic.description or f"Kafka topic {name}.",
             "servers": [{"$ref": f"#/servers/{server_of_area[topic.area]}"}],
-            "messages": {
-                "record": {
-                    "name": topic.schema_name,
-                    "title": f"{topic.schema_name} record",
-                    "contentType": "application/octet-stream",
-                    "payload": {"schemaFormat": AVRO_SCHEMA_FORMAT, "schema": avro},
-                    "bindings": {
-                        "kafka": {
-                            "key": {"type": "string", "description": f"the {topic.key!r} field"},
-                            "schemaIdLocation": "payload",
-                            "schemaIdPayloadEncoding": "confluent",
-                            "schemaLookupStrategy": "TopicIdStrategy",
-                            "bindingVersion": "0.5.0",
-                        }
-                    },
-                }
-            },
+            "messages": {"record": kafka_message},
         }
         stream = f"stream.{name}"
         channels[stream] = {
@@ -583,6 +574,37 @@ def asyncapi_document(
     if security_schemes:
         document["components"] = {"securitySchemes": security_schemes}
     return document
+
+
+def _kafka_message(topic: Topic, avro: dict[str, Any]) -> dict[str, Any]:
+    """The AsyncAPI message of a Kafka topic's records, as its format writes them."""
+    key = {"type": "string", "description": f"the {topic.key!r} field"}
+    if topic.format != "avro":
+        return {
+            "name": topic.schema_name,
+            "title": f"{topic.schema_name} as an NGSI-LD entity",
+            "contentType": "application/ld+json",
+            "payload": {
+                "type": "object",
+                "description": f"An NGSI-LD entity (normalized) of {topic.schema_name}'s shape",
+            },
+            "bindings": {"kafka": {"key": key, "bindingVersion": "0.5.0"}},
+        }
+    return {
+        "name": topic.schema_name,
+        "title": f"{topic.schema_name} record",
+        "contentType": "application/octet-stream",
+        "payload": {"schemaFormat": AVRO_SCHEMA_FORMAT, "schema": avro},
+        "bindings": {
+            "kafka": {
+                "key": key,
+                "schemaIdLocation": "payload",
+                "schemaIdPayloadEncoding": "confluent",
+                "schemaLookupStrategy": "TopicIdStrategy",
+                "bindingVersion": "0.5.0",
+            }
+        },
+    }
 
 
 def _kafka_server(

@@ -16,14 +16,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 from hub.errors import DecodeError, KafkaError
-from hub.gateway.positions import encode_token
+from hub.gateway.positions import check_positions, encode_token
 from hub.kafka import Incoming, Reader
 
 __all__ = ["Event", "Filter", "Start", "Subscription", "TopicFanout"]
@@ -137,7 +137,7 @@ class Subscription:
         self.positions[event.partition] = event.offset + 1
         return self.filter.matches(event)
 
-    async def events(self) -> AsyncIterator[Event]:
+    async def events(self) -> AsyncGenerator[Event, None]:
         """Every matching event from the start position on; stops on overflow or close."""
         async for event in self.fanout.replay(self):
             if self._take(event):
@@ -229,9 +229,8 @@ class TopicFanout:
                 continue
             try:
                 record = await self.decode(message.value)
-            except DecodeError as exc:
-                log.warning("%s[%d]@%d: %s", self.topic, message.partition, message.offset, exc)
-                continue
+            except DecodeError:
+                continue  # counted and logged (at a bounded rate) by the decoder
             key = message.key.decode("utf-8", "replace") if message.key is not None else None
             events.append(
                 Event.of(message.partition, message.offset, key, message.timestamp_ms, record)
@@ -239,7 +238,9 @@ class TopicFanout:
         return events
 
     async def subscribe(self, start: Start, wanted: Filter) -> Subscription:
-        """Register a subscriber; its events() replay from ``start`` then go live."""
+        """Register a subscriber; its events() replay from ``start`` then go live.
+
+        PositionError when ``start`` names positions the topic does not have."""
         await self._ensure_live()
         if self.failed is not None:
             raise KafkaError(f"the live reader of {self.topic} failed: {self.failed}")
@@ -264,6 +265,12 @@ class TopicFanout:
             if start.kind == "time" and start.timestamp_ms is not None:
                 return await reader.offsets_for_time(start.timestamp_ms)
             given = start.positions or {}
+            # The live reader's own next offsets count too: a broker may report an end
+            # below what it has already served.
+            check_positions(
+                given,
+                {p: max(high, self.next_offsets.get(p, 0)) for p, (_, high) in marks.items()},
+            )
             # Positions the log no longer holds start at what it still has.
             return {p: max(low, given.get(p, low)) for p, (low, _) in marks.items()}
         finally:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from hub.access import setup_cors
+from hub.access.checkpoints import KafkaCheckpoints, publish_checkpoints
 from hub.config import Deployment
+from hub.errors import TsunaguError
 from hub.gateway.catalog import CatalogDocs
 from hub.gateway.publish import PublishLimits
 from hub.gateway.service import Gateway
@@ -18,6 +21,8 @@ if TYPE_CHECKING:
 
 __all__ = ["GatewayPart", "gateway_part"]
 
+log = logging.getLogger(__name__)
+
 
 class GatewayPart:
     """Adds the gateway's routes; its readers start on the first request for a topic."""
@@ -27,6 +32,7 @@ class GatewayPart:
     def __init__(self, deployment: Deployment) -> None:
         self.deployment = deployment
         self.gateway: Gateway | None = None
+        self._checkpoints: KafkaCheckpoints | None = None
 
     def configure(self, context: HubContext) -> None:
         self.gateway = Gateway(
@@ -34,8 +40,9 @@ class GatewayPart:
             context.catalogue,
             context.connections,
             context.engine,
+            access=context.access,
             limits=PublishLimits(
-                publish_timeout_s=context.deployment.hub.publish_timeout.total_seconds()
+                publish_timeout_s=context.deployment.hub.gateway.publish_timeout.total_seconds()
             ),
         )
         self.gateway.routes(context.app)
@@ -49,11 +56,30 @@ class GatewayPart:
             setup_cors(context.app, origins)
 
     async def start(self, context: HubContext) -> None:
-        """Nothing to start: readers open when subscribers come."""
+        """Publish the audit log's checkpoints to Kafka; readers open when subscribers come."""
+        if self.gateway is None:
+            return
+        deployment, connections = context.deployment, context.connections
+        try:
+            cluster = connections.cluster_for(None)
+        except TsunaguError as exc:
+            log.warning("audit checkpoints stay local: %s", exc)
+            return
+        self._checkpoints = await publish_checkpoints(
+            self.gateway.access.audit,
+            connections.backend,
+            cluster,
+            connections.admin_for(None),
+            replication_factor=max(
+                (t.replication_factor for t in deployment.topics.values()), default=1
+            ),
+        )
 
     async def stop(self) -> None:
         if self.gateway is not None:
-            await self.gateway.close()
+            await self.gateway.close()  # the last audit entries are committed here
+        if self._checkpoints is not None:
+            await self._checkpoints.close()
 
 
 def gateway_part(deployment: Deployment) -> GatewayPart:

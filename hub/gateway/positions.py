@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["decode_token", "encode_token"]
+__all__ = ["PositionError", "check_positions", "decode_token", "encode_token"]
 
 _PAIR = re.compile(r"(0|[1-9][0-9]{0,5})-(0|[1-9][0-9]{0,18})")
 _MAX_PARTITIONS = 10_000
@@ -39,3 +39,27 @@ def decode_token(token: str) -> dict[int, int]:
         if len(positions) > _MAX_PARTITIONS:
             raise ValueError("too many partitions in position token")
     return positions
+
+
+class PositionError(ValueError):
+    """A well-formed position token that does not fit the topic it is used on."""
+
+
+def check_positions(positions: dict[int, int], ends: dict[int, int]) -> None:
+    """Refuse `positions` that name a partition the topic lacks or an offset past a
+    partition's end (`ends`: partition -> end offset), with a sentence saying which; a
+    token that fits nothing would otherwise give a stream that never delivers anything."""
+    unknown = sorted(set(positions) - set(ends))
+    if unknown:
+        have = f"partitions 0-{max(ends)}" if ends else "no partitions"
+        raise PositionError(
+            f"the topic has {have}; the token names partition {unknown[0]}"
+            " (a token from another topic?)"
+        )
+    for partition, offset in sorted(positions.items()):
+        end = ends[partition]
+        if offset > end:
+            raise PositionError(
+                f"partition {partition} ends at offset {end}; the token asks for {offset}"
+                " (a token from another topic, or from before the log was reset?)"
+            )

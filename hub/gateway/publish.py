@@ -2,9 +2,12 @@
 
 The body is a JSON array or NDJSON of canonical records. Every record is validated
 against the topic's schema first; if any is invalid, nothing is published and the
-answer is a 422 problem+json listing each bad record by index (a publisher fixes and
-resends one request, rather than reconciling half of one). The envelope fields a
-publisher may leave out (area, source_feed, ingested_at, observed_at) are filled in.
+answer is a 422 problem+json listing each problem by record index and field (a publisher
+fixes and resends one request, rather than reconciling half of one). Records are checked
+strictly (``hub.gateway.strict``): no unknown field, no value of the wrong JSON type.
+The provenance envelope (area, source_feed, ingested_at) is the hub's: a record that sets
+it to anything but null (or, for area, the topic's own area) is refused. observed_at is
+the publisher's, now when left out.
 
 An ``Idempotency-Key`` header makes retries safe: the first answer is stored, and the
 same key with the same body gets that answer again without publishing twice. While the
@@ -15,7 +18,7 @@ allows takes it over and publishes. Each record of a keyed request carries a
 attempt, so a consumer can drop the copy a retry makes when a crash fell between Kafka
 taking the batch and the answer being stored.
 
-Kafka's acknowledgement is awaited a bounded time (``hub.publish_timeout``); past it the
+Kafka's acknowledgement is awaited a bounded time (``hub.gateway.publish_timeout``); past it the
 answer is 503 with Retry-After, so nothing is acknowledged that Kafka did not take.
 """
 
@@ -34,6 +37,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 from aiohttp import web
+from aiohttp.http_exceptions import PayloadEncodingError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -43,15 +47,20 @@ from hub.db import metadata, write_transaction
 from hub.errors import EncodeError, KafkaError
 from hub.gateway import metrics
 from hub.gateway.problems import problem
+from hub.gateway.strict import RecordChecker
 from hub.kafka import Outgoing, Producer
+from hub.publish import Provenance
 
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "HUB_ENVELOPE",
     "IdempotencyStore",
     "PublishLimits",
     "TopicPublisher",
+    "handle_publish",
     "parse_records",
+    "read_body",
     "with_idempotency_key",
 ]
 
@@ -269,56 +278,103 @@ class IdempotencyStore:
             )
 
 
+#: Problems listed in a 422 answer: enough to fix a batch, bounded whatever was sent.
+_MAX_ERRORS = 100
+
+#: The envelope fields the hub sets on every record published over HTTP (provenance).
+HUB_ENVELOPE = ("area", "source_feed", "ingested_at")
+
+
 class TopicPublisher:
     """Validates and produces records of one topic for HTTP publishers."""
 
     def __init__(
-        self, topic: str, area: str, key_field: str, encoder: Encoder, producer: Producer
+        self,
+        topic: str,
+        area: str,
+        key_field: str,
+        encoder: Encoder,
+        producer: Producer,
+        *,
+        checker: RecordChecker,
     ) -> None:
         self.topic = topic
         self.area = area
         self.key_field = key_field
         self.encoder = encoder
         self.producer = producer
+        self.checker = checker
+        self._envelope = [f for f in HUB_ENVELOPE if f in checker.fields]
+        self._observed = "observed_at" in checker.fields
 
     def prepare(self, records: list[Any], principal: str) -> list[Outgoing]:
-        """Encode every record or raise a 422 problem listing every invalid one."""
+        """Encode every record or raise a 422 problem listing every problem of every invalid
+        one, by record index and field."""
         now = int(time.time() * 1000)
-        source = f"http:{principal}"
+        origin = Provenance(f"http:{principal}", self.area, now)
+        headers = origin.headers()  # the same provenance as the envelope, in every record
+        hub_values: dict[str, Any] = {
+            "area": origin.area,
+            "source_feed": origin.source,
+            "ingested_at": origin.ingested_at_ms,
+        }
         out: list[Outgoing] = []
         errors: list[dict[str, Any]] = []
+        refused = 0
         for index, record in enumerate(records):
-            if not isinstance(record, dict):
-                errors.append({"index": index, "detail": "a record is a JSON object"})
-                continue
-            record.setdefault("area", self.area)
-            record.setdefault("source_feed", source)
-            record.setdefault("ingested_at", now)
-            record.setdefault("observed_at", now)
-            key = record.get(self.key_field)
-            if not isinstance(key, str) or not key:
-                errors.append({"index": index, "detail": f"{self.key_field!r} is required"})
+            # Problems past the first hundred are not listed, so none are collected: a
+            # record's check stops at the room left (one is enough to count it refused).
+            problems = self._problems(record, hub_values, now, _MAX_ERRORS - len(errors))
+            if problems:
+                refused += 1
+                errors.extend({"index": index, **p} for p in problems)
                 continue
             try:
                 value = self.encoder.encode(record)
-            except EncodeError as exc:
-                errors.append({"index": index, "detail": str(exc)})
+            except EncodeError as exc:  # not expected after the checker; the encoder decides
+                refused += 1
+                errors.append({"index": index, "field": None, "detail": str(exc)})
                 continue
-            headers = [
-                (h.SOURCE_FEED, source.encode()),
-                (h.AREA, self.area.encode()),
-                (h.INGESTED_AT, str(now).encode()),
-            ]
-            out.append(Outgoing(key.encode(), value, headers))
+            out.append(Outgoing(record[self.key_field].encode(), value, headers))
         if errors:
             raise problem(
                 422,
                 "Invalid records",
-                f"{len(errors)} of {len(records)} record(s) do not fit the schema of "
+                f"{refused} of {len(records)} record(s) do not fit the schema of "
                 f"{self.topic}; nothing was published",
-                errors=errors[:100],
+                errors=errors[:_MAX_ERRORS],
             )
         return out
+
+    def _problems(
+        self, record: Any, hub_values: dict[str, Any], now: int, limit: int
+    ) -> list[dict[str, Any]]:
+        """What is wrong with one record (empty if nothing; a few more than ``limit`` at
+        most); fills in the hub's envelope."""
+        if not isinstance(record, dict):
+            return [{"field": None, "detail": "a record is a JSON object"}]
+        problems: list[dict[str, Any]] = []
+        # The provenance is the hub's: a publisher may leave it out, send null, or name the
+        # topic's own area; any other value is refused rather than silently replaced, so a
+        # publisher never believes a value was stored that was not.
+        for field in self._envelope:
+            given = record.get(field)
+            if given is not None and not (field == "area" and given == self.area):
+                problems.append(
+                    {
+                        "field": field,
+                        "detail": f"{field} is set by the hub; leave it out (or null)",
+                    }
+                )
+            record[field] = hub_values[field]
+        if self._observed:
+            record.setdefault("observed_at", now)  # the publisher's, when it gives one
+        found = self.checker.check(record, limit)
+        problems.extend({"field": p.field, "detail": p.detail} for p in found)
+        key = record.get(self.key_field)
+        if not problems and (not isinstance(key, str) or not key):
+            problems.append({"field": self.key_field, "detail": "the key is a non-empty string"})
+        return problems
 
     async def publish(self, outgoing: list[Outgoing], timeout: float) -> list[dict[str, int]]:
         """Produce and wait up to ``timeout`` seconds for Kafka's acknowledgement; the
@@ -336,7 +392,6 @@ class TopicPublisher:
                 self.producer.send_batch(self.topic, outgoing), timeout
             )
         except TimeoutError as exc:
-            metrics.PUBLISH_FAILURES.labels(self.topic, "timeout").inc()
             raise _retry_after(
                 problem(
                     503,
@@ -348,7 +403,6 @@ class TopicPublisher:
                 RETRY_AFTER_S,
             ) from exc
         except KafkaError as exc:
-            metrics.PUBLISH_FAILURES.labels(self.topic, "kafka").inc()
             raise _retry_after(
                 problem(503, "Kafka unavailable", f"not acknowledged: {exc}"), RETRY_AFTER_S
             ) from exc
@@ -367,19 +421,45 @@ def with_idempotency_key(outgoing: list[Outgoing], prefix: str) -> list[Outgoing
     ]
 
 
+async def read_body(request: web.Request, limit: int) -> bytes:
+    """The whole request body, chunked or with a Content-Length; a 413 problem as soon as it
+    passes ``limit`` bytes, having held at most ``limit + 1`` of them.
+
+    ``StreamReader.read(n)`` returns what is buffered, not n bytes, so one read would take a
+    prefix of a large body for all of it: this reads until the end of the body.
+    """
+    if request.content_length is not None and request.content_length > limit:
+        raise _too_large(limit)
+    parts: list[bytes] = []
+    size = 0
+    try:
+        while part := await request.content.read(limit + 1 - size):
+            parts.append(part)
+            size += len(part)
+            if size > limit:
+                raise _too_large(limit)
+    except (ConnectionResetError, PayloadEncodingError) as exc:
+        # The client went away or sent less than it announced: nobody hears this answer,
+        # but the attempt is audited as refused and nothing of the partial body is published.
+        raise problem(400, "Incomplete body", f"the body ended early: {exc}") from exc
+    return b"".join(parts)
+
+
+def _too_large(limit: int) -> web.HTTPException:
+    return problem(413, "Body too large", f"the limit is {limit:,} bytes")
+
+
 async def handle_publish(
     request: web.Request,
+    body: bytes,
+    *,
     publisher: TopicPublisher,
     store: IdempotencyStore,
     principal: str,
     limits: PublishLimits,
 ) -> web.Response:
-    """The whole publish exchange: limits, idempotency, validation, produce, answer."""
-    if request.content_length is not None and request.content_length > limits.max_body_bytes:
-        raise problem(413, "Body too large", f"the limit is {limits.max_body_bytes:,} bytes")
-    body = await request.content.read(limits.max_body_bytes + 1)
-    if len(body) > limits.max_body_bytes:
-        raise problem(413, "Body too large", f"the limit is {limits.max_body_bytes:,} bytes")
+    """The publish exchange once the body is read (``read_body``): record limit, idempotency,
+    validation, produce, answer."""
     records = parse_records(body, request.content_type)
     if len(records) > limits.max_records:
         raise problem(

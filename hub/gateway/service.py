@@ -12,15 +12,24 @@ from aiohttp import web
 
 from hub.access import AccessControl, Action, Permission
 from hub.apply import value_subject
-from hub.codec import Decoder, Encoder, schema_id_of
+from hub.codec import Encoder
 from hub.config import Deployment
 from hub.connections import Connections
+from hub.gateway import metrics
 from hub.gateway.fanout import TopicFanout
-from hub.gateway.latest import LatestState
+from hub.gateway.latest import LatestBudget, LatestState
 from hub.gateway.problems import problem
-from hub.gateway.publish import IdempotencyStore, PublishLimits, TopicPublisher, handle_publish
-from hub.gateway.streams import parse_filter, stream_handler
+from hub.gateway.publish import (
+    IdempotencyStore,
+    PublishLimits,
+    TopicPublisher,
+    handle_publish,
+    read_body,
+)
+from hub.gateway.streams import StreamLimits, StreamTally, parse_filter, stream_handler
+from hub.gateway.strict import RecordChecker
 from hub.kafka import Reader
+from hub.registry.decoding import TopicDecoder
 from hub.schemas.catalogue import SchemaCatalogue
 
 if TYPE_CHECKING:
@@ -41,6 +50,7 @@ class Gateway:
         *,
         access: AccessControl | None = None,
         limits: PublishLimits | None = None,
+        stream_limits: StreamLimits | None = None,
     ) -> None:
         self.deployment = deployment
         self.catalogue = catalogue
@@ -48,11 +58,14 @@ class Gateway:
         # Keys, grants, rate limits and the audit log; public topics need no key to read.
         self.access = access or AccessControl.from_deployment(engine, deployment)
         self.limits = limits or PublishLimits()
+        self.stream_limits = stream_limits or StreamLimits()
         self.idempotency = IdempotencyStore(engine, publish_timeout_s=self.limits.publish_timeout_s)
         self._fanouts: dict[str, TopicFanout] = {}
         self._latest: dict[str, LatestState] = {}
+        settings = deployment.hub.gateway.latest
+        self.latest_budget = LatestBudget(settings.max_bytes_per_topic, settings.max_bytes_total)
         self._publishers: dict[str, TopicPublisher] = {}
-        self._decoders: dict[str, Decoder] = {}
+        self._decoders: dict[str, TopicDecoder] = {}
         self._lock = asyncio.Lock()
 
     def routes(self, app: web.Application) -> None:
@@ -77,19 +90,17 @@ class Gateway:
         return await self.access.require(request, name, permission, action=action, audit_ok=False)
 
     def _decode_for(self, name: str) -> Callable[[bytes], Awaitable[dict[str, Any]]]:
-        topic = self._topic(name)
-        decoder = self._decoders.setdefault(
-            name, Decoder(self.catalogue.get(topic.schema_name).parsed)
-        )
-        registry = self.connections.registry_for(topic.area)
-
-        async def decode(value: bytes) -> dict[str, Any]:
-            schema_id = schema_id_of(value)
-            if not decoder.knows(schema_id):
-                decoder.add_writer(schema_id, orjson.loads(await registry.get_schema(schema_id)))
-            return decoder.decode(value)
-
-        return decode
+        """The topic's decoder, shared by its streams and its latest state."""
+        decoder = self._decoders.get(name)
+        if decoder is None:
+            topic = self._topic(name)
+            decoder = self._decoders[name] = TopicDecoder(
+                name,
+                topic.format,
+                self.connections.registry_for(topic.area),
+                self.catalogue.get(topic.schema_name).parsed,
+            )
+        return decoder.decode_one
 
     def _reader_factory(self, name: str) -> Callable[[], Reader]:
         cluster = self.connections.cluster_for(self._topic(name).area)
@@ -109,7 +120,9 @@ class Gateway:
     async def _latest_state(self, name: str) -> LatestState:
         async with self._lock:
             if name not in self._latest:
-                state = LatestState(name, self._reader_factory(name), self._decode_for(name))
+                state = LatestState(
+                    name, self._reader_factory(name), self._decode_for(name), self.latest_budget
+                )
                 state.start()
                 self._latest[name] = state
             return self._latest[name]
@@ -127,6 +140,7 @@ class Gateway:
                     topic.key,
                     Encoder(schema_id, entry.parsed),
                     await self.connections.producer_for(topic.area),
+                    checker=RecordChecker(entry.parsed),
                 )
             return self._publishers[name]
 
@@ -135,47 +149,84 @@ class Gateway:
     async def _stream(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["topic"]
         principal = await self._principal(request, name, "read", "subscribe")
-        delivered = 0
-
-        def count(n: int) -> None:
-            nonlocal delivered
-            delivered += n
-
+        tally = StreamTally()
         try:
-            return await stream_handler(self, request, count)
+            return await stream_handler(self, request, tally)
         finally:
-            await self.access.record(request, principal, "subscribe", name, amount=delivered)
+            await self.access.record(
+                request,
+                principal,
+                "subscribe",
+                name,
+                amount=tally.delivered,
+                outcome=tally.outcome,
+                detail=tally.detail,
+            )
 
     async def _latest_values(self, request: web.Request) -> web.Response:
         name = request.match_info["topic"]
         principal = await self._principal(request, name, "read", "read")
         state = await self._latest_state(name)
-        if not await state.wait_ready(30.0):
+        ready = await state.wait_ready(30.0)
+        refused = state.over_budget
+        if refused is not None:
+            await self.access.record(
+                request, principal, "read", name, outcome="507", detail="over budget"
+            )
+            raise problem(
+                507,
+                "Latest state over budget",
+                str(refused),
+                topic=name,
+                budget_bytes=refused.budget,
+                setting=refused.setting,
+            )
+        if not ready:
             raise problem(503, "Not ready", f"the latest state of {name} is still loading")
         wanted_id = request.query.get("id")
         if wanted_id is not None:
-            event = state.get(wanted_id)
-            await self.access.record(request, principal, "read", name, amount=int(bool(event)))
-            if event is None:
+            record = await state.get(wanted_id)
+            await self.access.record(request, principal, "read", name, amount=int(bool(record)))
+            if record is None:
                 raise problem(404, "Unknown id", f"{name} has no record with key {wanted_id!r}")
-            return _json(event.record)
+            return _json(record)
         try:
             limit = min(10_000, max(1, int(request.query.get("limit", "1000"))))
         except ValueError as exc:
             raise problem(400, "Bad limit", "limit is an integer") from exc
-        events = state.select(parse_filter(request), limit)
-        await self.access.record(request, principal, "read", name, amount=len(events))
-        return _json({"topic": name, "count": len(events), "records": [e.record for e in events]})
+        records = await state.select(parse_filter(request), limit)
+        await self.access.record(request, principal, "read", name, amount=len(records))
+        return _json({"topic": name, "count": len(records), "records": records})
 
     async def _publish(self, request: web.Request) -> web.Response:
         name = request.match_info["topic"]
         principal = await self._principal(request, name, "publish", "publish")
+        value_format = self._topic(name).format
+        if value_format != "avro":
+            # Publishing encodes Avro; mixed into a JSON topic it would be undecodable.
+            metrics.PUBLISH_REFUSED.labels(name, "415").inc()
+            await self.access.record(
+                request, principal, "publish", name, outcome="415", detail="not an Avro topic"
+            )
+            raise problem(
+                415,
+                "Topic not writable over HTTP",
+                f"{name} holds {value_format} values written by its bridge; HTTP publishing "
+                "writes Avro records and is open to Avro topics only",
+            )
         publisher = await self._publisher(name)
         try:
+            body = await read_body(request, self.limits.max_body_bytes)
             response = await handle_publish(
-                request, publisher, self.idempotency, principal, self.limits
+                request,
+                body,
+                publisher=publisher,
+                store=self.idempotency,
+                principal=principal,
+                limits=self.limits,
             )
         except web.HTTPException as exc:
+            metrics.PUBLISH_REFUSED.labels(name, str(exc.status)).inc()
             await self.access.record(
                 request, principal, "publish", name, outcome=str(exc.status), detail=exc.reason
             )
@@ -186,7 +237,7 @@ class Gateway:
             "publish",
             name,
             amount=int(response.headers.get("X-Records", "0")),
-            size_bytes=request.content_length,
+            size_bytes=len(body),  # the bytes read: a chunked body announces no length
         )
         return response
 

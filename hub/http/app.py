@@ -2,6 +2,10 @@
 
 Readiness is a set of named checks (broker, registry, store, ...) that the
 components register; ``/readyz`` is 200 only when all of them pass.
+
+``/v1/info`` tells the Kafka bootstrap addresses only to callers its ``may_see_kafka``
+rule allows (by default: callers on this machine): whoever reaches a Kafka listener
+that has no authentication of its own reads every topic, whatever the gateway grants.
 """
 
 from __future__ import annotations
@@ -15,9 +19,27 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from hub import __version__
+from hub.broker import is_loopback
 from hub.metrics import HTTP_DURATION, HTTP_REQUESTS, REGISTRY
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
+#: Whether the caller of a request may learn the Kafka bootstrap addresses.
+KafkaDisclosure = Callable[[web.Request], Awaitable[bool]]
+
+# Headers a reverse proxy adds: behind one, a loopback peer is the proxy, not the caller.
+_PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
+
+
+def from_this_machine(request: web.Request) -> bool:
+    """True when the caller connects over loopback and no proxy relayed the request."""
+    if request.remote is None or any(h in request.headers for h in _PROXY_HEADERS):
+        return False
+    return is_loopback(request.remote)
+
+
+async def only_this_machine(request: web.Request) -> bool:
+    """The default disclosure rule: the broker address only for callers on this machine."""
+    return from_this_machine(request)
 
 
 @dataclass
@@ -29,6 +51,7 @@ class HubInfo:
     gateway_url: str
     kafka_client: str = "confluent"
     extra: dict[str, str] = field(default_factory=dict)
+    may_see_kafka: KafkaDisclosure = only_this_machine
 
 
 INFO_KEY = web.AppKey("hub_info", HubInfo)
@@ -88,10 +111,15 @@ async def _readyz(request: web.Request) -> web.Response:
 
 async def _info(request: web.Request) -> web.Response:
     info = request.app[INFO_KEY]
+    kafka: dict[str, object] = {"client": info.kafka_client}
+    if await info.may_see_kafka(request):
+        kafka["bootstrap_servers"] = info.kafka_bootstrap
+    else:
+        kafka["withheld"] = "the broker address is not given to this caller"
     return _json(
         {
             "version": __version__,
-            "kafka": {"bootstrap_servers": info.kafka_bootstrap, "client": info.kafka_client},
+            "kafka": kafka,
             "registry": {"url": info.registry_url},
             "gateway": {"url": info.gateway_url},
             "endpoints": {

@@ -4,6 +4,7 @@ each in its own task so one failing feed never holds up another."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import tempfile
 from pathlib import Path
@@ -15,6 +16,7 @@ from aiohttp import web
 
 from hub import __version__
 from hub.config import Deployment
+from hub.errors import IncompatibleSchemaError
 from hub.ingest.build import build_feed_runner
 from hub.ingest.runner import FeedRunner
 from hub.ingest.state import FeedStateStore
@@ -26,6 +28,13 @@ if TYPE_CHECKING:
 __all__ = ["FeedsPart", "feeds_part", "user_agent"]
 
 log = logging.getLogger(__name__)
+
+# How often a feed waiting for its subject to be repaired tries to start again.
+_RETRY_BUILD_S = 10.0
+
+
+def _waiting_reason(error: IncompatibleSchemaError) -> str:
+    return f"{error}; waiting for `tsunagu schemas repair {error.subject}`"
 
 
 def user_agent() -> str:
@@ -46,6 +55,8 @@ class FeedsPart:
         self._session: aiohttp.ClientSession | None = None
         self._downloads: tempfile.TemporaryDirectory[str] | None = None
         self._store: FeedStateStore | None = None
+        #: Feeds that cannot start yet, and why (their topic's subject refuses the schema).
+        self.waiting: dict[str, str] = {}
 
     def configure(self, context: HubContext) -> None:
         context.app.router.add_get("/v1/feeds", self._feeds)
@@ -57,18 +68,51 @@ class FeedsPart:
         for feed_id, feed in self.deployment.feeds.items():
             if not feed.enabled:
                 continue
-            self.runners[feed_id] = await build_feed_runner(
-                feed_id,
-                self.deployment,
-                context.catalogue,
-                context.connections,
-                self._store,
-                session=self._session,
-                download_dir=Path(self._downloads.name),
-            )
+            try:
+                self.runners[feed_id] = await self._build(feed_id, context)
+            except IncompatibleSchemaError as exc:
+                # Its topic's subject holds another schema (a damaged registry): this feed
+                # cannot encode, the others can. It waits for the repair and then starts.
+                self.waiting[feed_id] = _waiting_reason(exc)
+                log.warning("feed %s waits: %s", feed_id, self.waiting[feed_id])
+                task = asyncio.create_task(self._start_later(feed_id, context))
+                self._tasks.append(task)
         for feed_id, runner in self.runners.items():
             task = asyncio.create_task(runner.run_forever(self._stop), name=f"feed:{feed_id}")
             self._tasks.append(task)
+
+    async def _build(self, feed_id: str, context: HubContext) -> FeedRunner:
+        assert self._store is not None
+        assert self._session is not None
+        assert self._downloads is not None
+        return await build_feed_runner(
+            feed_id,
+            self.deployment,
+            context.catalogue,
+            context.connections,
+            self._store,
+            session=self._session,
+            download_dir=Path(self._downloads.name),
+        )
+
+    async def _start_later(self, feed_id: str, context: HubContext) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), _RETRY_BUILD_S)
+                return
+            try:
+                runner = await self._build(feed_id, context)
+            except IncompatibleSchemaError as exc:
+                self.waiting[feed_id] = _waiting_reason(exc)
+                continue
+            except Exception:
+                log.exception("feed %s could not start; trying again", feed_id)
+                continue
+            log.info("feed %s starts: its schema is registered now", feed_id)
+            self.waiting.pop(feed_id, None)
+            self.runners[feed_id] = runner
+            await runner.run_forever(self._stop)
+            return
 
     async def stop(self) -> None:
         self._stop.set()
@@ -84,15 +128,16 @@ class FeedsPart:
         body = []
         for feed_id, feed in self.deployment.feeds.items():
             status = statuses.get(feed_id)
+            waiting = self.waiting.get(feed_id)
             body.append(
                 {
                     "id": feed_id,
                     "adapter": feed.adapter,
                     "enabled": feed.enabled,
                     "topics": feed.target_topics,
-                    "healthy": status.healthy if status else None,
+                    "healthy": False if waiting else (status.healthy if status else None),
                     "last_success_ms": status.last_success_ms if status else None,
-                    "last_error": status.last_error if status else None,
+                    "last_error": waiting or (status.last_error if status else None),
                     "last_error_ms": status.last_error_ms if status else None,
                     "newest_observed_ms": status.newest_observed_ms if status else None,
                     "consecutive_failures": status.consecutive_failures if status else 0,

@@ -88,7 +88,12 @@ class Reader(Protocol):
         ...
 
     async def watermarks(self) -> dict[int, tuple[int, int]]:
-        """Per partition, (first retained offset, end offset)."""
+        """Per partition, (first retained offset, end offset).
+
+        The end is the offset the next record produced will get, as the high watermark of
+        a fetch response says: some brokers (the embedded one) answer ListOffsets(LATEST)
+        wrongly, so backends must not take the end from it alone.
+        """
         ...
 
     async def offsets_for_time(self, timestamp_ms: int) -> dict[int, int]:

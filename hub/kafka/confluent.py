@@ -12,7 +12,7 @@ from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-def
 from hub.errors import KafkaError, KafkaUnavailableError, TopicSetupError
 from hub.kafka.confluent_common import base_config, incoming, translate
 from hub.kafka.confluent_producer import ConfluentProducer
-from hub.kafka.confluent_reader import ConfluentReader
+from hub.kafka.confluent_reader import ConfluentReader, partition_ends
 from hub.kafka.confluent_transactions import ConfluentTransactionalProducer
 from hub.kafka.types import (
     Cluster,
@@ -36,8 +36,9 @@ class ConfluentConsumer:
         read_committed: bool = False,
         client_id: str = "tsunagu",
     ) -> None:
+        self._base = base_config(cluster, client_id)
         self._config = {
-            **base_config(cluster, client_id),
+            **self._base,
             "group.id": group_id,
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest" if from_beginning else "latest",
@@ -100,22 +101,29 @@ class ConfluentConsumer:
         if consumer is None:
             return {}
 
-        def measure() -> dict[TopicPartition, int]:
-            out: dict[TopicPartition, int] = {}
+        def positions() -> list[confluent_kafka.TopicPartition]:
             assigned = consumer.assignment()
-            positions = consumer.position(assigned) if assigned else []
-            for tp in positions:
-                _, high = consumer.get_watermark_offsets(tp, timeout=5, cached=False)
-                # Before the first fetch the position is unknown: all of the log is lag.
-                position = tp.offset if tp.offset >= 0 else 0
-                out[TopicPartition(tp.topic, tp.partition)] = max(0, high - position)
-            return out
+            return consumer.position(assigned) if assigned else []
 
         try:
             async with self._lock:
-                return await asyncio.to_thread(measure)
+                held = await asyncio.to_thread(positions)
+            by_topic: dict[str, list[int]] = {}
+            for tp in held:
+                by_topic.setdefault(tp.topic, []).append(tp.partition)
+            ends = {
+                topic: await asyncio.to_thread(partition_ends, self._base, topic, parts)
+                for topic, parts in by_topic.items()
+            }
         except confluent_kafka.KafkaException as exc:
             raise translate(exc) from exc
+        out: dict[TopicPartition, int] = {}
+        for tp in held:
+            # Before the first fetch the position is unknown: all of the log is lag.
+            position = tp.offset if tp.offset >= 0 else 0
+            high = ends[tp.topic][tp.partition][1]
+            out[TopicPartition(tp.topic, tp.partition)] = max(0, high - position)
+        return out
 
     def group_metadata(self) -> object:
         """The group's metadata, for committing offsets inside a producer transaction."""

@@ -8,6 +8,7 @@ resolve one asyncio future per batch.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -23,6 +24,7 @@ except ModuleNotFoundError as exc:  # pragma: no cover - exercised only without 
     ) from exc
 
 from hub.errors import DeliveryError, KafkaError, KafkaUnavailableError, TopicSetupError
+from hub.kafka.offsets import RecordAt, first_offset_at_or_after
 from hub.kafka.types import (
     Cluster,
     CreateTopicsResult,
@@ -99,6 +101,96 @@ async def _require_reachable(cluster: Cluster, timeout: float = 5.0) -> None:
         await writer.wait_closed()
         return
     raise KafkaUnavailableError(cluster.label, "; ".join(reasons))
+
+
+# How long a measurement waits for the fetch responses that carry the high watermarks.
+_MEASURE_TIMEOUT_S = 10.0
+
+
+def _partition_ends(
+    config: Mapping[str, Any], topic: str, partitions: Sequence[int]
+) -> dict[int, tuple[int, int]]:
+    """Per partition, (first retained offset, end offset), blocking: run it in a thread.
+
+    As in the confluent backend: ListOffsets(LATEST) is only a hint (the embedded broker
+    answers one past the first offset of the last batch); one fetch from just before it
+    brings the high watermark every broker gets right. A fresh client each time, so no
+    high watermark cached from an earlier fetch stands in for the one measured now.
+    """
+    consumer = kafka.KafkaConsumer(
+        **{
+            **config,
+            "group_id": None,
+            "enable_auto_commit": False,
+            "auto_offset_reset": "earliest",
+            "max_partition_fetch_bytes": 1,
+            "fetch_max_wait_ms": 10,
+        }
+    )
+    try:
+        tps = [KTopicPartition(topic, p) for p in partitions]
+        lows = consumer.beginning_offsets(tps)
+        highs = consumer.end_offsets(tps)
+        consumer.assign(tps)
+        for tp in tps:
+            consumer.seek(tp, max(lows[tp], highs[tp] - 1))
+        ends: dict[int, tuple[int, int]] = {}
+        deadline = time.monotonic() + _MEASURE_TIMEOUT_S
+        while len(ends) < len(tps) and time.monotonic() < deadline:
+            consumer.poll(timeout_ms=50, max_records=500)  # only the responses are wanted
+            for tp in tps:
+                fetched = consumer.highwater(tp)
+                if tp.partition not in ends and fetched is not None:
+                    ends[tp.partition] = (lows[tp], max(highs[tp], fetched))
+        # A partition whose fetch never answered keeps the broker's ListOffsets figure.
+        return {tp.partition: ends.get(tp.partition, (lows[tp], highs[tp])) for tp in tps}
+    finally:
+        consumer.close()
+
+
+def _offsets_at_time(
+    config: Mapping[str, Any],
+    topic: str,
+    timestamp_ms: int,
+    marks: Mapping[int, tuple[int, int]],
+    hints: Mapping[int, int],
+) -> dict[int, int]:
+    """Per partition, the first offset at or after ``timestamp_ms``: the broker's answer
+    (``hints``) checked, and searched for when wrong (blocking: run it in a thread)."""
+    consumer = kafka.KafkaConsumer(
+        **{
+            **config,
+            "group_id": None,
+            "enable_auto_commit": False,
+            "max_partition_fetch_bytes": 1,
+            "fetch_max_wait_ms": 10,
+        }
+    )
+
+    def probe(partition: int) -> RecordAt:
+        tp = KTopicPartition(topic, partition)
+
+        def record_at(offset: int) -> tuple[int, int] | None:
+            consumer.assign([tp])
+            consumer.seek(tp, offset)
+            deadline = time.monotonic() + _MEASURE_TIMEOUT_S
+            while time.monotonic() < deadline:
+                for record in consumer.poll(timeout_ms=100, max_records=1).get(tp, []):
+                    return int(record.offset), int(record.timestamp)
+                end = consumer.highwater(tp)
+                if end is not None and consumer.position(tp) >= end:
+                    return None
+            return None
+
+        return record_at
+
+    try:
+        return {
+            p: first_offset_at_or_after(probe(p), low, end, timestamp_ms, hints.get(p))
+            for p, (low, end) in marks.items()
+        }
+    finally:
+        consumer.close()
 
 
 class _Batch:
@@ -213,8 +305,9 @@ class KafkaPythonConsumer:
         read_committed: bool = False,
         client_id: str = "tsunagu",
     ) -> None:
+        self._base = _base_config(cluster, client_id)
         self._config = {
-            **_base_config(cluster, client_id),
+            **self._base,
             "group_id": group_id,
             "enable_auto_commit": False,
             "auto_offset_reset": "earliest" if from_beginning else "latest",
@@ -284,9 +377,17 @@ class KafkaPythonConsumer:
 
         def measure() -> dict[TopicPartition, int]:
             assigned = list(consumer.assignment())
-            ends = consumer.end_offsets(assigned) if assigned else {}
+            by_topic: dict[str, list[int]] = {}
+            for tp in assigned:
+                by_topic.setdefault(tp.topic, []).append(tp.partition)
+            ends = {
+                topic: _partition_ends(self._base, topic, parts)
+                for topic, parts in by_topic.items()
+            }
             return {
-                TopicPartition(tp.topic, tp.partition): max(0, ends[tp] - consumer.position(tp))
+                TopicPartition(tp.topic, tp.partition): max(
+                    0, ends[tp.topic][tp.partition][1] - consumer.position(tp)
+                )
                 for tp in assigned
             }
 
@@ -332,19 +433,30 @@ class KafkaPythonReader:
         return sorted(found)
 
     async def watermarks(self) -> dict[int, tuple[int, int]]:
-        tps = [KTopicPartition(self.topic, p) for p in await self.partitions()]
-        lows = await self._call(lambda c: c.beginning_offsets(tps))
-        highs = await self._call(lambda c: c.end_offsets(tps))
-        return {tp.partition: (lows[tp], highs[tp]) for tp in tps}
+        parts = await self.partitions()
+        config = {**_base_config(self._cluster, "tsunagu-measure")}
+        try:
+            # Measured by a client of its own: this reader's assignment stays as it is.
+            return await asyncio.to_thread(_partition_ends, config, self.topic, parts)
+        except kafka.errors.KafkaError as exc:
+            raise _translate(exc) from exc
 
     async def offsets_for_time(self, timestamp_ms: int) -> dict[int, int]:
         tps = [KTopicPartition(self.topic, p) for p in await self.partitions()]
         found = await self._call(lambda c: c.offsets_for_times(dict.fromkeys(tps, timestamp_ms)))
-        ends = await self.watermarks()
-        return {
-            tp.partition: found[tp].offset if found.get(tp) is not None else ends[tp.partition][1]
+        marks = await self.watermarks()
+        # None: the broker knows no record that recent, so the end (checked like any answer).
+        hints = {
+            tp.partition: found[tp].offset if found.get(tp) is not None else marks[tp.partition][1]
             for tp in tps
         }
+        config = _base_config(self._cluster, "tsunagu-measure")
+        try:
+            return await asyncio.to_thread(
+                _offsets_at_time, config, self.topic, timestamp_ms, marks, hints
+            )
+        except kafka.errors.KafkaError as exc:
+            raise _translate(exc) from exc
 
     async def assign(self, positions: Mapping[int, int]) -> None:
         def assign(consumer: kafka.KafkaConsumer) -> None:

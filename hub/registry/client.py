@@ -91,6 +91,8 @@ class RegistryClient:
 
         Registering a schema the subject already has returns its id without a new
         version. Raises IncompatibleSchemaError if the subject's level rejects it.
+        Without write credentials (401/403) a schema the subject already has is found
+        by a lookup, which anyone may do; only a new one needs the right to write.
         """
         try:
             reply = await self._request(
@@ -99,6 +101,10 @@ class RegistryClient:
         except RegistryResponseError as exc:
             if exc.status == 409 and exc.error_code in {INCOMPATIBLE, 409}:
                 raise await self._incompatible(subject, schema_str, exc) from exc
+            if exc.status in {401, 403}:
+                found = await self.lookup(subject, schema_str)
+                if found is not None:
+                    return found
             raise
         return self._int(reply, "id")
 
@@ -185,6 +191,27 @@ class RegistryClient:
         value = level.value if isinstance(level, CompatibilityLevel) else str(level).upper()
         reply = await self._request("PUT", path, {"compatibility": value})
         return self._level(reply, "compatibility")
+
+    async def versions(self, subject: str) -> list[int]:
+        """The live version numbers of `subject`, oldest first ([] if it has none)."""
+        try:
+            reply = await self._request("GET", f"/subjects/{_segment(subject)}/versions")
+        except RegistryResponseError as exc:
+            if exc.error_code == SUBJECT_NOT_FOUND:
+                return []
+            raise
+        if not isinstance(reply, list) or not all(isinstance(v, int) for v in reply):
+            raise self._malformed(reply)
+        return [int(v) for v in reply]
+
+    async def delete_version(self, subject: str, version: int) -> int:
+        """Soft-delete one version of `subject` (its schema id stays readable)."""
+        reply = await self._request(
+            "DELETE", f"/subjects/{_segment(subject)}/versions/{int(version)}"
+        )
+        if not isinstance(reply, int) or isinstance(reply, bool):
+            raise self._malformed(reply)
+        return reply
 
     async def subjects(self) -> list[str]:
         """Every subject with a live version."""

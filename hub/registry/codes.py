@@ -45,8 +45,12 @@ STORE_ERROR = 50001
 class RegistryResponseError(RegistryError):
     """A registry error answer: HTTP status, Confluent error code and the message as sent."""
 
-    def __init__(self, status: int, error_code: int, message: str) -> None:
+    def __init__(
+        self, status: int, error_code: int, message: str, headers: dict[str, str] | None = None
+    ) -> None:
         self.message = message
+        #: Headers the answer carries besides the body (WWW-Authenticate, Retry-After).
+        self.headers = dict(headers or {})
         super().__init__(status, error_code, message)
 
     def to_json(self) -> dict[str, object]:

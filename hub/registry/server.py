@@ -13,11 +13,13 @@ from typing import TypeAlias
 
 from aiohttp import web
 
+from hub.access.http import AccessControl
 from hub.errors import IncompatibleSchemaError
+from hub.registry.auth import RegistryWriters
 from hub.registry.codes import INCOMPATIBLE, RegistryResponseError
 from hub.registry.store import RegistryStore, VersionRef, parse_version
 
-__all__ = ["CONTENT_TYPE", "STORE_KEY", "create_registry_app"]
+__all__ = ["CONTENT_TYPE", "STORE_KEY", "WRITERS_KEY", "create_registry_app"]
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +28,9 @@ CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
 
 #: Where the app keeps its store.
 STORE_KEY = web.AppKey("registry_store", RegistryStore)
+
+#: Who may write (see hub.registry.auth).
+WRITERS_KEY = web.AppKey("registry_writers", RegistryWriters)
 
 # Request bodies Confluent's registry accepts as JSON (octet-stream is what clients that
 # send no content type get from aiohttp).
@@ -41,32 +46,74 @@ _JSON_BODY_TYPES = frozenset(
 Handler: TypeAlias = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def create_registry_app(store: RegistryStore) -> web.Application:
-    """An aiohttp app serving `store` with Confluent's REST API, ready for `add_subapp`."""
+def create_registry_app(
+    store: RegistryStore, writers: RegistryWriters | None = None
+) -> web.Application:
+    """An aiohttp app serving `store` with Confluent's REST API, ready for `add_subapp`.
+
+    Reads are open; writes need what `writers` accepts (by default: an API key with a
+    ``registry:write`` grant, checked against the keys in `store`'s database).
+    """
     app = web.Application(middlewares=[_confluent_errors])
     app[STORE_KEY] = store
+    if writers is None:
+        access = AccessControl(store.engine)
+        writers = RegistryWriters(access)
+
+        async def close_access(_: web.Application) -> None:
+            await access.close()
+
+        app.on_cleanup.append(close_access)
+    app[WRITERS_KEY] = writers
     app.router.add_get("/", _root)
     app.router.add_get("/schemas/types", _schema_types)
     app.router.add_get(r"/schemas/ids/{id:\d+}", _schema_by_id)
     app.router.add_get(r"/schemas/ids/{id:\d+}/versions", _schema_versions)
     app.router.add_get(r"/schemas/ids/{id:\d+}/subjects", _schema_subjects)
     app.router.add_get("/subjects", _subjects)
+    # Looking a schema up and testing compatibility are reads, though they are POSTs.
     app.router.add_post("/subjects/{subject}", _lookup)
-    app.router.add_delete("/subjects/{subject}", _delete_subject)
+    app.router.add_delete("/subjects/{subject}", _write(_delete_subject))
     app.router.add_get("/subjects/{subject}/versions", _versions)
-    app.router.add_post("/subjects/{subject}/versions", _register)
+    app.router.add_post("/subjects/{subject}/versions", _write(_register))
     app.router.add_get("/subjects/{subject}/versions/{version}", _version)
     app.router.add_get("/subjects/{subject}/versions/{version}/schema", _version_schema)
-    app.router.add_delete("/subjects/{subject}/versions/{version}", _delete_version)
+    app.router.add_delete("/subjects/{subject}/versions/{version}", _write(_delete_version))
     app.router.add_post("/compatibility/subjects/{subject}/versions", _compatibility)
     app.router.add_post("/compatibility/subjects/{subject}/versions/{version}", _compatibility)
     app.router.add_get("/config", _get_config)
-    app.router.add_put("/config", _put_config)
-    app.router.add_delete("/config", _delete_config)
+    app.router.add_put("/config", _write(_put_config))
+    app.router.add_delete("/config", _write(_delete_config))
     app.router.add_get("/config/{subject}", _get_config)
-    app.router.add_put("/config/{subject}", _put_config)
-    app.router.add_delete("/config/{subject}", _delete_config)
+    app.router.add_put("/config/{subject}", _write(_put_config))
+    app.router.add_delete("/config/{subject}", _write(_delete_config))
     return app
+
+
+def _write(handler: Handler) -> Handler:
+    """`handler` behind the write check: refused before its body is read, audited after."""
+
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        writers = request.app[WRITERS_KEY]
+        subject = request.match_info.get("subject")
+        principal = await writers.require(request, subject)
+        if principal is None:  # the hub itself
+            return await handler(request)
+        outcome = "error"
+        try:
+            response = await handler(request)
+            outcome = "ok"
+        except RegistryResponseError as exc:
+            outcome = str(exc.status)
+            raise
+        except IncompatibleSchemaError:
+            outcome = "409"
+            raise
+        finally:
+            await writers.record(request, principal, subject, outcome)
+        return response
+
+    return guarded
 
 
 # --- plumbing ----------------------------------------------------------------------------
@@ -88,7 +135,9 @@ async def _confluent_errors(request: web.Request, handler: Handler) -> web.Strea
     except RegistryResponseError as exc:
         if exc.status >= 500:
             log.warning("schema registry %s %s failed: %s", request.method, request.path, exc)
-        return _error(exc.status, exc.error_code, exc.message)
+        response = _error(exc.status, exc.error_code, exc.message)
+        response.headers.update(exc.headers)
+        return response
     except IncompatibleSchemaError as exc:
         return _error(
             409,

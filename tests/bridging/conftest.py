@@ -14,8 +14,9 @@ from hub.broker import EmbeddedBroker
 from hub.db import create_schema, make_engine
 from hub.errors import BrokerStartError
 from hub.kafka import Cluster
-from hub.registry import RegistryStore, create_registry_app
+from hub.registry import RegistryStore
 from tests.conftest import REPO, service_missing
+from tests.hub_registry import HUB_AUTH, hub_registry_app
 from tests.ingest_runtime.harness import serve
 
 if TYPE_CHECKING:
@@ -43,10 +44,21 @@ class TwoAreas:
     schemas: Path
 
 
+#: How a deployment's ``registry:`` names the credentials the areas' registries take
+#: writes with (the variables are set by `two_registries`, so bridge processes inherit them).
+REGISTRY_AUTH = (
+    "username_env: TSUNAGU_TEST_REGISTRY_USER, password_env: TSUNAGU_TEST_REGISTRY_PASSWORD"
+)
+
+
 @pytest.fixture
-async def two_registries(tmp_path: Path) -> AsyncIterator[TwoAreas]:
+async def two_registries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[TwoAreas]:
     """Each area's own registry, served over HTTP, and a schema directory holding the
     canonical schemas plus area B's own vocabulary."""
+    monkeypatch.setenv("TSUNAGU_TEST_REGISTRY_USER", HUB_AUTH[0])
+    monkeypatch.setenv("TSUNAGU_TEST_REGISTRY_PASSWORD", HUB_AUTH[1])
     schemas = tmp_path / "avro"
     shutil.copytree(REPO / "schemas" / "avro", schemas)
     shutil.copy(FIXTURES / "BusLocation.avsc", schemas / "BusLocation.avsc")
@@ -57,8 +69,8 @@ async def two_registries(tmp_path: Path) -> AsyncIterator[TwoAreas]:
         await create_schema(engine)
         engines.append(engine)
     async with (
-        serve(create_registry_app(RegistryStore(engines[0]))) as url_a,
-        serve(create_registry_app(RegistryStore(engines[1]))) as url_b,
+        serve(hub_registry_app(RegistryStore(engines[0]))) as url_a,
+        serve(hub_registry_app(RegistryStore(engines[1]))) as url_b,
     ):
         urls = [url_a, url_b]
         yield TwoAreas(urls[0], urls[1], schemas)

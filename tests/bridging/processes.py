@@ -24,7 +24,7 @@ from hub.config import load_config
 from hub.connections import Connections, EmbeddedEndpoints
 from hub.kafka import Cluster, Outgoing, get_backend
 from hub.schemas import SchemaCatalogue
-from tests.bridging.conftest import FIXTURES
+from tests.bridging.conftest import FIXTURES, REGISTRY_AUTH
 
 BRIDGE = "kaga-to-ishikawa"
 
@@ -75,6 +75,7 @@ class World:
         registry_b: str,
         partitions: int = 3,
         bridge_options: str = "",
+        target_options: str = "",
         mapping: Path = FIXTURES / "kaga-to-ishikawa.yaml",
     ) -> World:
         source = f"kaga.mobility.vehicle-positions-{unique}.v1"
@@ -89,17 +90,17 @@ hub:
 areas:
   kaga:
     kafka: {{bootstrap_servers: "{bootstrap_a}"}}
-    registry: {{url: "{registry_a}"}}
+    registry: {{url: "{registry_a}", {REGISTRY_AUTH}}}
   ishikawa:
     kafka: {{bootstrap_servers: "{bootstrap_b}"}}
-    registry: {{url: "{registry_b}"}}
+    registry: {{url: "{registry_b}", {REGISTRY_AUTH}}}
 topics:
   {source}:
     {{area: kaga, schema: tsunagu.mobility.VehiclePosition, partitions: {partitions},
      licence: CC-BY-4.0, publisher: Kaga City}}
   {target}:
     {{area: ishikawa, schema: ishikawa.transit.BusLocation, partitions: 3,
-     licence: CC-BY-4.0, publisher: Ishikawa}}
+     licence: CC-BY-4.0, publisher: Ishikawa{target_options}}}
 bridges:
   {BRIDGE}: {{source: {source}, target: {target}, mapping: mapping.yaml,
     group_id: {group}{bridge_options}}}

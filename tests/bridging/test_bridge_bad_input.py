@@ -27,6 +27,7 @@ from hub.schemas import SchemaCatalogue
 from hub.up import HubContext
 from tests.bridging.conftest import TwoAreas
 from tests.bridging.processes import BRIDGE, TopicReader, World, position
+from tests.hub_registry import HUB_AUTH
 from tests.ingest_runtime.harness import serve
 
 
@@ -133,7 +134,7 @@ async def test_a_target_registry_that_refuses_the_schema_stops_the_bridge_with_i
 ) -> None:
     await world.apply(source_only=True)
     subject = f"{world.target}-value"
-    async with RegistryClient(two_registries.registry_b) as registry:
+    async with RegistryClient(two_registries.registry_b, auth=HUB_AUTH) as registry:
         # Ishikawa already holds a BusLocation the bridge's version cannot evolve from.
         incompatible = {
             "type": "record",

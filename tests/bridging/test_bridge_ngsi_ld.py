@@ -9,7 +9,8 @@ import orjson
 import pytest
 
 from hub import headers as h
-from tests.bridging.conftest import TwoAreas
+from hub.registry.client import RegistryClient
+from tests.bridging.conftest import REGISTRY_AUTH, TwoAreas
 from tests.bridging.processes import TopicReader, World, position
 
 CONTEXT = "https://ishikawa.example.jp/ngsi-ld/context.jsonld"
@@ -18,13 +19,17 @@ CONTEXT = "https://ishikawa.example.jp/ngsi-ld/context.jsonld"
 async def test_positions_arrive_as_ngsi_ld_entities(
     two_registries: TwoAreas, make_world: Callable[..., World]
 ) -> None:
-    world = make_world(bridge_options=", format: ngsi-ld")
+    world = make_world(bridge_options=", format: ngsi-ld", target_options=", format: ngsi-ld")
     config = world.config.read_text().replace(
-        f'registry: {{url: "{two_registries.registry_b}"}}',
-        f'registry: {{url: "{two_registries.registry_b}"}}\n    ngsi_ld_context: ["{CONTEXT}"]',
+        f'registry: {{url: "{two_registries.registry_b}", {REGISTRY_AUTH}}}',
+        f'registry: {{url: "{two_registries.registry_b}", {REGISTRY_AUTH}}}'
+        f'\n    ngsi_ld_context: ["{CONTEXT}"]',
     )
     world.config.write_text(config)
     await world.apply()
+    async with RegistryClient(two_registries.registry_b) as registry:
+        # A topic of JSON-LD values has no Avro subject to mislead consumers.
+        assert f"{world.target}-value" not in await registry.subjects()
     await world.produce_positions(0, 20)
     reader = TopicReader(world.bootstrap_b, world.target)
     try:

@@ -17,6 +17,7 @@ from hub.registry.client import RegistryClient
 from hub.schemas import SchemaCatalogue
 from tests.bridging.conftest import TwoAreas
 from tests.bridging.processes import TopicReader, World, position
+from tests.hub_registry import HUB_AUTH
 
 _DROPPED = ("carriages", "wheelchair_accessible", "occupancy_percentage")
 
@@ -38,7 +39,7 @@ async def test_records_of_an_older_schema_version_are_resolved_then_mapped(
     await world.apply()
     current = SchemaCatalogue.load(world.schemas).get("tsunagu.mobility.VehiclePosition").raw
     older = _older(current)
-    async with RegistryClient(two_registries.registry_a) as registry_a:
+    async with RegistryClient(two_registries.registry_a, auth=HUB_AUTH) as registry_a:
         # Ids are global in a registry: the bridge finds the writer schema by id alone.
         older_id = await registry_a.register(
             "kaga-legacy-positions-value", orjson.dumps(older).decode()

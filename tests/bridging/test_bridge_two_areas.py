@@ -22,7 +22,7 @@ from hub.kafka import Cluster, Outgoing, get_backend
 from hub.mapping import check_mapping, load_mapping
 from hub.registry.client import RegistryClient
 from hub.schemas import SchemaCatalogue
-from tests.bridging.conftest import FIXTURES, TwoAreas
+from tests.bridging.conftest import FIXTURES, REGISTRY_AUTH, TwoAreas
 from tests.ingest_runtime.harness import _read_messages
 
 
@@ -59,10 +59,10 @@ async def test_positions_of_kaga_arrive_in_ishikawas_vocabulary(
 areas:
   kaga:
     kafka: {{bootstrap_servers: "{cluster.bootstrap_servers}"}}
-    registry: {{url: "{two_registries.registry_a}"}}
+    registry: {{url: "{two_registries.registry_a}", {REGISTRY_AUTH}}}
   ishikawa:
     kafka: {{bootstrap_servers: "{broker_b.bootstrap_servers}"}}
-    registry: {{url: "{two_registries.registry_b}"}}
+    registry: {{url: "{two_registries.registry_b}", {REGISTRY_AUTH}}}
 topics:
   {source_topic}:
     {{area: kaga, schema: tsunagu.mobility.VehiclePosition, partitions: 3,

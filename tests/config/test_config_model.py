@@ -21,6 +21,7 @@ from hub.config import (
 from hub.config.yaml_source import format_path, read_yaml
 from hub.errors import ConfigError, MissingSecretError
 from hub.schemas import SchemaCatalogue, default_schema_dir
+from hub.schemas.catalogue import packaged_data_dir
 
 from .conftest import copy_fixture
 
@@ -342,7 +343,11 @@ def test_default_paths_prefer_the_current_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    packaged = Path(hub.__file__).parent / "_data"
+    # The wheel's hub/_data, or the checkout an editable install points at: either way a
+    # directory that holds the demo deployment and the schemas.
+    packaged = packaged_data_dir()
+    assert packaged in {Path(hub.__file__).parent / "_data", Path(hub.__file__).parent.parent}
+    assert (packaged / "topics.yaml").is_file()
     assert default_config_path() == packaged / "topics.yaml"
     assert default_schema_dir() == packaged / "schemas" / "avro"
     (tmp_path / "topics.yaml").write_text(MINIMAL, encoding="utf-8")

@@ -27,9 +27,10 @@ from hub.db import create_schema, make_engine
 from hub.ingest.build import build_feed_runner
 from hub.ingest.runner import FeedRunner
 from hub.ingest.state import FeedStateStore
-from hub.registry import RegistryStore, create_registry_app
+from hub.registry import RegistryStore
 from hub.registry.client import RegistryClient
 from hub.schemas.catalogue import SchemaCatalogue
+from tests.hub_registry import HUB_AUTH, hub_registry_app
 
 
 @dataclass
@@ -205,8 +206,10 @@ async def ingest_env(
     deployment = load_config(config, catalogue)
     engine = make_engine(f"sqlite:///{tmp / 'runtime.db'}")
     await create_schema(engine)
-    async with serve(create_registry_app(RegistryStore(engine))) as registry_url:
-        connections = Connections(deployment, EmbeddedEndpoints(bootstrap, registry_url))
+    async with serve(hub_registry_app(RegistryStore(engine))) as registry_url:
+        connections = Connections(
+            deployment, EmbeddedEndpoints(bootstrap, registry_url, registry_auth=HUB_AUTH)
+        )
         await apply(deployment, catalogue, connections.admin_for, connections.registry_for)
         async with aiohttp.ClientSession() as session:
             try:

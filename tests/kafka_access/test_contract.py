@@ -252,3 +252,87 @@ async def test_a_reader_replays_from_chosen_offsets_without_a_group(
     from_time = await reader.offsets_for_time(first_ts)
     assert set(from_time) == {0, 1, 2}
     await reader.close()
+
+
+async def test_watermarks_report_the_true_end_of_a_partition(
+    backend: Backend, cluster: Cluster, topic: str
+) -> None:
+    """The end of a partition is where the next record will land, on every broker.
+
+    The embedded broker answers ListOffsets(LATEST) with one past the first offset of the
+    partition's last batch (1 for 650 records sent in one batch): an end taken from it made
+    ``start=latest`` replay old records.
+    """
+    producer = backend.producer(cluster)
+    await producer.start()
+    counts = {0: 650, 1: 7, 2: 0}
+    for partition, count in counts.items():
+        for first in range(0, count, 325):  # a few large batches, as a busy topic gets
+            size = min(325, count - first)
+            await producer.deliver(
+                topic, [Outgoing(None, b"x" * 50) for _ in range(size)], partition=partition
+            )
+    await producer.deliver(topic, [Outgoing(None, b"single")], partition=1)
+    await producer.stop()
+    reader = backend.reader(cluster, topic)
+    try:
+        marks = await reader.watermarks()
+        assert marks == {0: (0, 650), 1: (0, 8), 2: (0, 0)}
+    finally:
+        await reader.close()
+
+
+async def test_a_consumers_lag_counts_from_the_true_end(
+    backend: Backend, cluster: Cluster, topic: str, unique: str
+) -> None:
+    """The bridges' lag metric: records not yet consumed, against the partition's real end
+    (an end from the embedded broker's ListOffsets made a backlog read as no lag)."""
+    producer = backend.producer(cluster)
+    await producer.start()
+    await producer.deliver(topic, [Outgoing(None, b"x" * 50) for _ in range(650)], partition=0)
+    await producer.stop()
+    consumer = backend.consumer(cluster, f"g-{unique}", [topic])
+    await consumer.start()
+    try:
+        got: list[Incoming] = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30
+        while not got and loop.time() < deadline:
+            got = await consumer.get_batch(10, 0.5)
+        assert got, "nothing consumed"
+        position = max(r.offset for r in got if r.partition == 0) + 1
+        lags = await consumer.lag()
+        assert lags[TopicPartition(topic, 0)] == 650 - position
+    finally:
+        await consumer.stop()
+
+
+async def test_offsets_for_time_find_the_first_record_at_or_after_the_time(
+    backend: Backend, cluster: Cluster, topic: str
+) -> None:
+    """``start=<time>`` of a stream: the embedded broker answers ListOffsets by time with the
+    partition's first offset whatever the time, so a late start replayed the whole log."""
+    producer = backend.producer(cluster)
+    await producer.start()
+    for _ in range(4):  # four batches a few milliseconds apart
+        await producer.deliver(topic, [Outgoing(None, b"x") for _ in range(50)], partition=0)
+        await asyncio.sleep(0.05)
+    await producer.stop()
+    reader = backend.reader(cluster, topic)
+    try:
+        await reader.assign({0: 0})
+        got: list[Incoming] = []
+        for _ in range(40):
+            got += await reader.get_batch(500, 0.25)
+            if len(got) >= 200:
+                break
+        stamps = {r.offset: r.timestamp_ms or 0 for r in got}
+        assert len(stamps) == 200
+        for offset in (0, 50, 120, 199):
+            wanted = stamps[offset]
+            first = min(o for o, ts in stamps.items() if ts >= wanted)
+            assert (await reader.offsets_for_time(wanted))[0] == first, offset
+        later = await reader.offsets_for_time(max(stamps.values()) + 3_600_000)
+        assert later == {0: 200, 1: 0, 2: 0}  # nothing that recent: the ends
+    finally:
+        await reader.close()

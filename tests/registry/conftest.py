@@ -12,7 +12,10 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.db import create_schema, make_engine
-from hub.registry import RegistryStore, create_registry_app
+from hub.registry import RegistryStore
+from tests.hub_registry import HUB_AUTH, HUB_SECRET, hub_registry_app, with_credentials
+
+__all__ = ["HUB_AUTH", "HUB_SECRET", "hub_registry_app", "with_credentials"]
 from tests.pg import PgSchema, private_schema
 
 
@@ -83,9 +86,11 @@ async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
 
 @pytest.fixture
 async def registry_url(sqlite_store: RegistryStore) -> AsyncIterator[str]:
-    """Base URL of the registry mounted at /registry of a hub-like root app."""
+    """Base URL of the registry mounted at /registry of a hub-like root app, with the hub's
+    write credential in it: these tests exercise the API as the hub's own parts use it
+    (test_registry_attacks.py covers who else may write)."""
     root = web.Application()
-    root.add_subapp("/registry", create_registry_app(sqlite_store))
+    root.add_subapp("/registry", hub_registry_app(sqlite_store))
     runner, url = await serve(root)
-    yield f"{url}/registry"
+    yield with_credentials(f"{url}/registry")
     await runner.cleanup()

@@ -18,10 +18,9 @@ from hub.registry import (
     RegistryClient,
     RegistryResponseError,
     RegistryStore,
-    create_registry_app,
 )
 
-from .conftest import VEHICLE_POSITION, record, serve
+from .conftest import HUB_AUTH, VEHICLE_POSITION, hub_registry_app, record, serve
 
 L = CompatibilityLevel
 WITH_HEADING = record(
@@ -192,7 +191,7 @@ async def test_non_registry_answers() -> None:
 
 
 async def test_basic_auth_and_shared_session(sqlite_store: RegistryStore) -> None:
-    expected = "Basic " + base64.b64encode(b"kaga:s3cret").decode()
+    expected = "Basic " + base64.b64encode(f"{HUB_AUTH[0]}:{HUB_AUTH[1]}".encode()).decode()
 
     @web.middleware
     async def require_auth(request: web.Request, handler: object) -> web.StreamResponse:
@@ -203,7 +202,7 @@ async def test_basic_auth_and_shared_session(sqlite_store: RegistryStore) -> Non
         return response
 
     root = web.Application(middlewares=[require_auth])
-    root.add_subapp("/registry", create_registry_app(sqlite_store))
+    root.add_subapp("/registry", hub_registry_app(sqlite_store))
     runner, url = await serve(root)
     try:
         async with aiohttp.ClientSession() as session:
@@ -213,9 +212,7 @@ async def test_basic_auth_and_shared_session(sqlite_store: RegistryStore) -> Non
             assert (caught.value.status, caught.value.error_code) == (401, 401)
             await anonymous.close()
             assert not session.closed  # a given session belongs to its owner
-            async with RegistryClient(
-                f"{url}/registry", session=session, auth=("kaga", "s3cret")
-            ) as client:
+            async with RegistryClient(f"{url}/registry", session=session, auth=HUB_AUTH) as client:
                 assert await client.register("s", VEHICLE_POSITION) == 1
             assert not session.closed
     finally:

@@ -12,9 +12,9 @@ import pytest
 from aiohttp import web
 
 from hub.db import make_engine
-from hub.registry import RegistryStore, create_registry_app
+from hub.registry import RegistryStore
 
-from .conftest import VEHICLE_POSITION, record, serve
+from .conftest import VEHICLE_POSITION, hub_registry_app, record, serve, with_credentials
 
 V1_CT = "application/vnd.schemaregistry.v1+json"
 WITH_HEADING = record(
@@ -303,11 +303,11 @@ async def test_store_failure_is_50001(tmp_path: Path) -> None:
     # A real database without the registry's tables: every query fails in the store.
     engine = make_engine(f"sqlite:///{tmp_path / 'no-tables.db'}")
     root = web.Application()
-    root.add_subapp("/registry", create_registry_app(RegistryStore(engine)))
+    root.add_subapp("/registry", hub_registry_app(RegistryStore(engine)))
     runner, url = await serve(root)
     try:
         async with aiohttp.ClientSession() as session:
-            http = Http(session, f"{url}/registry")
+            http = Http(session, with_credentials(f"{url}/registry"))
             message = assert_error(await http.register("s", VEHICLE_POSITION), 500, 50001)
             assert "backend data store" in message
             assert_error(await http.call("GET", "/subjects"), 500, 50001)
