@@ -190,10 +190,25 @@ topics:
         path = self.directory / f"up-{self.starts}.log"
         return path.read_text(errors="replace")[-3000:] if path.exists() else ""
 
-    def kill(self, sig: signal.Signals = signal.SIGKILL) -> None:
+    def kill(self) -> None:
+        """SIGKILL, as a crash."""
         if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(sig)
+            self.process.kill()
             self.process.wait(60)
+
+    def stop(self, grace_s: float = 30.0) -> float | None:
+        """SIGTERM, then SIGKILL after ``grace_s`` as Kubernetes does by default; the
+        seconds the graceful stop took, None when it had to be killed."""
+        if self.process is None or self.process.poll() is not None:
+            return 0.0
+        started = time.monotonic()
+        self.process.terminate()
+        try:
+            self.process.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return None
+        return time.monotonic() - started
 
     def api_key(self) -> str:
         made = subprocess.run(
@@ -414,7 +429,7 @@ def _running_hub(directory: Path, size: Size) -> Iterator[tuple[EmbeddedBroker, 
         hub.start()
         yield broker, hub
     finally:
-        hub.kill(signal.SIGTERM)
+        hub.stop()
         with contextlib.suppress(ProcessLookupError, OSError):
             if broker._process is not None:
                 os.kill(broker._process.pid, signal.SIGCONT)
@@ -426,7 +441,7 @@ def _publish_figures(
 ) -> Figures:
     # A graceful stop first: rows a live hub has yet to write are not missing; rows a
     # killed one never wrote are.
-    hub.kill(signal.SIGTERM)
+    stopped = hub.stop()
     contents = read_topic(bootstrap, TOPIC)
     with publishers._lock:
         acknowledged = dict(publishers.acknowledged)
@@ -446,6 +461,7 @@ def _publish_figures(
         audit_rows=hub.audit_publish_rows(),
         recovery_s=publishers.first_success_after(fault_end),
         unmarked=sum(1 for k in expected if k in contents.per_key and k not in contents.headers),
+        notes=[] if stopped is not None else ["up did not stop within 30 s of SIGTERM"],
     )
 
 
@@ -555,7 +571,12 @@ def broker_stopped(size: Size) -> Figures:
                 f"no publish succeeded within {_SELF_HEAL_WAIT_S:g} s of apply (last "
                 f"answer: {publishers.last_refusal[:200]!r}); up was restarted"
             )
-            hub.kill(signal.SIGTERM)
+            took = hub.stop()
+            notes.append(
+                "up did not stop within 30 s of SIGTERM and was killed"
+                if took is None
+                else f"up stopped {took:.1f} s after SIGTERM"
+            )
             hub.start()
         publishers.join()
         figures = _publish_figures(

@@ -91,7 +91,7 @@ def test_keyed_requests_in_flight_when_up_is_killed_go_through_on_retry(
             ),
             "both requests in progress",
         )
-        hub.kill(signal.SIGKILL)
+        hub.kill()
         thaw(own_broker)
         hub.start()
         for key, records in batches.items():
@@ -99,7 +99,7 @@ def test_keyed_requests_in_flight_when_up_is_killed_go_through_on_retry(
             assert status == 200, (key, status, body)
             assert json.loads(body)["records"] == len(records)
     finally:
-        hub.kill(signal.SIGTERM)
+        hub.stop()
     contents = read_topic(own_broker.bootstrap_servers, TOPIC)
     for key, records in batches.items():
         for index, record in enumerate(records):
@@ -143,6 +143,6 @@ def test_a_frozen_broker_gets_a_bounded_503_and_flips_readiness(
     finally:
         if safety is not None:
             safety.cancel()
-        hub.kill(signal.SIGTERM)
+        hub.stop()
     contents = read_topic(own_broker.bootstrap_servers, TOPIC)
     assert str(vehicle("during", 0)["id"]).encode() in contents.per_key
