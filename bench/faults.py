@@ -42,6 +42,7 @@ from typing import Any, cast
 
 import confluent_kafka
 
+from bench.hub_process import wait_ready
 from hub import headers as h
 from hub.broker import EmbeddedBroker, free_port
 
@@ -134,7 +135,8 @@ def _get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
 
 class Hub:
     """``tsunagu up`` on a Kafka cluster of its own choosing and a SQLite store in
-    ``directory``, restartable on the same port and store."""
+    ``directory``, restartable on the same port and store (bench.hub_process.running_hub
+    runs one process, on the embedded broker that dies with it)."""
 
     def __init__(self, directory: Path, bootstrap: str, publish_timeout_s: float | None) -> None:
         self.directory = directory
@@ -176,15 +178,10 @@ topics:
             stderr=subprocess.STDOUT,
         )
         log.close()
-        deadline = time.monotonic() + ready_within
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"tsunagu up exited: {self.log_tail()}")
-            with contextlib.suppress(OSError):
-                if _get(f"{self.base}/readyz", 2.0)[0] == 200:
-                    return
-            time.sleep(0.2)
-        raise RuntimeError(f"tsunagu up was not ready within {ready_within:.0f} s")
+        try:
+            wait_ready(self.base, self.process, ready_within)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}: {self.log_tail()}") from exc
 
     def log_tail(self) -> str:
         path = self.directory / f"up-{self.starts}.log"
