@@ -43,6 +43,7 @@ from hub.registry.server import create_registry_app
 from hub.registry.store import RegistryStore
 from hub.schemas.catalogue import SchemaCatalogue
 from hub.signals import shutdown_event
+from hub.tasks import drain
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +119,37 @@ def _cluster_admins(deployment: Deployment, connections: Connections) -> dict[st
     return admins
 
 
+#: How often the broker gauge is refreshed, and how long one probe may take.
+BROKER_PROBE_INTERVAL_S = 2.0
+_BROKER_PROBE_TIMEOUT_S = 2.0
+
+
+async def _brokers_answer(admins: dict[str, Admin]) -> bool:
+    """Whether every cluster answers a metadata request now; sets the broker gauge."""
+    try:
+        await asyncio.wait_for(
+            asyncio.gather(
+                *(admin.ping(timeout=_BROKER_PROBE_TIMEOUT_S) for admin in admins.values())
+            ),
+            _BROKER_PROBE_TIMEOUT_S * 2,
+        )
+    except Exception:  # noqa: BLE001 - whatever the failure, the broker is not usable now
+        ready = False
+    else:
+        ready = True
+    set_ready("broker", ready)
+    return ready
+
+
+async def _follow_brokers(admins: dict[str, Admin], shutdown: asyncio.Event) -> None:
+    """Keep ``tsunagu_component_ready{component="broker"}`` following the clusters, even
+    when nothing polls /readyz: a frozen or stopped broker shows within a few seconds."""
+    while not shutdown.is_set():
+        await _brokers_answer(admins)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(shutdown.wait(), BROKER_PROBE_INTERVAL_S)
+
+
 def _hub_app(
     deployment: Deployment,
     info: HubInfo,
@@ -144,7 +176,9 @@ def _hub_app(
 
     async def kafka_ready() -> bool:
         # Every cluster the deployment uses: a bridge's target cluster counts too.
-        await asyncio.gather(*(admin.ping(timeout=2.0) for admin in admins.values()))
+        ready = await _brokers_answer(admins)
+        if not ready:
+            raise NotReady("a Kafka cluster does not answer")
         return True
 
     add_readiness_check(app, "kafka", kafka_ready)
@@ -287,6 +321,10 @@ async def run_up(
             await part.start(context)
             started.append(part)
         all_running.set()
+        # The broker gauge follows the clusters from now on (stopped at shutdown).
+        stack.push_async_callback(
+            drain, [asyncio.create_task(_follow_brokers(admins, shutdown))], 0.0
+        )
         announce(f"Kafka bootstrap: {default_bootstrap}")
         announce(f"Schema registry: {registry_url}")
         announce(f"Gateway:         {base}  (/v1/info, /healthz, /readyz, /metrics)")

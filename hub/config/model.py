@@ -127,6 +127,11 @@ UpdateFrequency = Annotated[timedelta, DurationBetween(_SECOND, timedelta(days=3
 # Polling faster than once a second hammers the source; slower than monthly is a mistake
 # (reference data that changes yearly is still worth checking for corrections).
 PollInterval = Annotated[timedelta, DurationBetween(_SECOND, timedelta(days=30))]
+# Under 100 ms an acknowledgement from a healthy cluster can miss it; past librdkafka's own
+# 5-minute delivery timeout waiting longer changes nothing.
+PublishTimeout = Annotated[
+    timedelta, DurationBetween(timedelta(milliseconds=100), timedelta(minutes=5))
+]
 
 
 def _check_url(value: str, schemes: tuple[str, ...] | None, instead: str) -> str:
@@ -243,6 +248,8 @@ class GatewaySettings(_Model):
     """Settings of the gateway (streams, latest state, publishing over HTTP)."""
 
     latest: LatestStateSettings = LatestStateSettings()
+    # How long an HTTP publish waits for Kafka's acknowledgement before answering 503.
+    publish_timeout: PublishTimeout = timedelta(seconds=10)
 
 
 class HubSettings(_Model):

@@ -34,6 +34,14 @@ PUBLISHED = Counter(
     ["topic"],
     registry=REGISTRY,
 )
+IDEMPOTENCY_TAKEOVERS = Counter(
+    "tsunagu_gateway_idempotency_takeovers_total",
+    "Retries that took over the placeholder of a request whose process crashed or ran out "
+    "of time (that request may have reached Kafka: its records carry the same "
+    "idempotency-key header).",
+    ["topic"],
+    registry=REGISTRY,
+)
 PUBLISH_REFUSED = Counter(
     "tsunagu_gateway_publish_refused_total",
     "Authorised publish requests answered with a problem (bad or incomplete body, too large, "

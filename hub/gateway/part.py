@@ -11,6 +11,7 @@ from hub.config import Deployment
 from hub.errors import TsunaguError
 from hub.feed_status import FeedStatuses
 from hub.gateway.docs.routes import CatalogDocs
+from hub.gateway.publish import PublishLimits
 from hub.gateway.service import Gateway
 from hub.gateway.status import StatusPage
 from hub.http.app import INFO_KEY
@@ -40,6 +41,9 @@ class GatewayPart:
             context.connections,
             context.engine,
             access=context.access,
+            limits=PublishLimits(
+                publish_timeout_s=context.deployment.hub.gateway.publish_timeout.total_seconds()
+            ),
         )
         self.gateway.routes(context.app)
         feed_store = FeedStatuses(context.engine)

@@ -10,13 +10,27 @@ it to anything but null (or, for area, the topic's own area) is refused. observe
 the publisher's, now when left out.
 
 An ``Idempotency-Key`` header makes retries safe: the first answer is stored, and the
-same key with the same body gets that answer again without publishing twice.
+same key with the same body gets that answer again without publishing twice. While the
+first request runs, its placeholder names the process that owns it; a retry finding a
+placeholder whose owner is gone (a crash, a restart) or older than the publish timeout
+allows takes it over and publishes. Each record of a keyed request carries a
+``tsunagu-idempotency-key`` header (``http:<principal>/<key>/<index>``), the same on every
+attempt, so a consumer can drop the copy a retry makes when a crash fell between Kafka
+taking the batch and the answer being stored.
+
+Kafka's acknowledgement is awaited a bounded time (``hub.gateway.publish_timeout``); past it the
+answer is 503 with Retry-After, so nothing is acknowledged that Kafka did not take.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
+import os
+import socket
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +41,7 @@ from aiohttp.http_exceptions import PayloadEncodingError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub import headers as h
 from hub.codec import Encoder
 from hub.db import metadata, write_transaction
 from hub.errors import EncodeError, KafkaError
@@ -36,6 +51,8 @@ from hub.gateway.strict import RecordChecker
 from hub.kafka import Outgoing, Producer
 from hub.publish import Provenance
 
+log = logging.getLogger(__name__)
+
 __all__ = [
     "HUB_ENVELOPE",
     "IdempotencyStore",
@@ -44,6 +61,7 @@ __all__ = [
     "handle_publish",
     "parse_records",
     "read_body",
+    "with_idempotency_key",
 ]
 
 idempotency = sa.Table(
@@ -54,6 +72,8 @@ idempotency = sa.Table(
     sa.Column("topic", sa.String(300), nullable=False),
     sa.Column("request_hash", sa.String(64), nullable=False),
     sa.Column("status", sa.Integer),  # null while the first request is in progress
+    # the answer once done; while in progress, the owner token of the process running it
+    # (kept in this column so stores made before owners existed need no migration)
     sa.Column("response", sa.LargeBinary),
     sa.Column("created_ms", sa.BigInteger, nullable=False),
 )
@@ -65,6 +85,61 @@ class PublishLimits:
 
     max_body_bytes: int = 8 * 1024 * 1024
     max_records: int = 10_000
+    # How long a publish waits for Kafka's acknowledgement before answering 503.
+    publish_timeout_s: float = 10.0
+
+
+#: Seconds a client is told to wait before retrying after a 503 or a 409 "in progress".
+RETRY_AFTER_S = 5
+
+# A placeholder outlives the publish timeout by this much before it counts as abandoned:
+# room for the store writes around the produce (idempotency answer, audit row).
+_IN_PROGRESS_MARGIN_S = 15.0
+
+
+@dataclass(frozen=True)
+class _Owner:
+    """Who runs an in-progress request: host, process id and this incarnation's id."""
+
+    host: str
+    pid: int
+    incarnation: str
+
+    def token(self) -> bytes:
+        return orjson.dumps({"host": self.host, "pid": self.pid, "incarnation": self.incarnation})
+
+    @classmethod
+    def parse(cls, token: bytes | None) -> _Owner | None:
+        try:
+            data = orjson.loads(token or b"")
+            return cls(str(data["host"]), int(data["pid"]), str(data["incarnation"]))
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            return None  # a placeholder made before owners were recorded
+
+    def gone(self) -> bool:
+        """True only when this owner is certainly no longer running (same host: its
+        process is dead, or its pid now belongs to this process's new incarnation, as
+        pid 1 does in a restarted container). Another host's owner is never known gone."""
+        if self.host != THIS_PROCESS.host:
+            return False
+        if self.pid == THIS_PROCESS.pid:
+            return self.incarnation != THIS_PROCESS.incarnation
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False  # alive, someone else's
+        return False
+
+
+#: This process incarnation, the owner of the placeholders it writes.
+THIS_PROCESS = _Owner(socket.gethostname(), os.getpid(), uuid.uuid4().hex)
+
+
+def _retry_after(exc: web.HTTPException, seconds: float) -> web.HTTPException:
+    exc.headers["Retry-After"] = str(max(1, int(seconds + 0.999)))
+    return exc
 
 
 def parse_records(body: bytes, content_type: str) -> list[Any]:
@@ -95,23 +170,29 @@ class IdempotencyStore:
 
     retention_ms = 24 * 3600 * 1000
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, publish_timeout_s: float = 10.0) -> None:
         self.engine = engine
+        # Publishing is bounded by the publish timeout, so a placeholder older than this
+        # belongs to a request that can no longer finish.
+        self.in_progress_ms = int((publish_timeout_s + _IN_PROGRESS_MARGIN_S) * 1000)
 
     async def begin(
         self, principal: str, key: str, topic: str, request_hash: str
     ) -> tuple[int, bytes] | None:
-        """None when this request is the first with the key (it must then ``finish``);
-        else the stored answer. HTTP 409/422 problems for conflicts."""
+        """None when this request is to run (it must then ``finish`` or ``forget``): the
+        key is new, or its placeholder was abandoned and is now ours; else the stored
+        answer. HTTP 409/422 problems for conflicts."""
         now = int(time.time() * 1000)
         table = idempotency
+        mine = THIS_PROCESS.token()
+        where = (table.c.principal == principal, table.c.idempotency_key == key)
         async with write_transaction(self.engine) as conn:
             await conn.execute(table.delete().where(table.c.created_ms < now - self.retention_ms))
             row = (
                 await conn.execute(
-                    sa.select(table.c.request_hash, table.c.status, table.c.response).where(
-                        table.c.principal == principal, table.c.idempotency_key == key
-                    )
+                    sa.select(
+                        table.c.request_hash, table.c.status, table.c.response, table.c.created_ms
+                    ).where(*where)
                 )
             ).first()
             if row is None:
@@ -122,21 +203,56 @@ class IdempotencyStore:
                             idempotency_key=key,
                             topic=topic,
                             request_hash=request_hash,
+                            response=mine,
                             created_ms=now,
                         )
                     )
                 except IntegrityError as exc:
-                    raise problem(409, "Request in progress", "retry shortly") from exc
+                    raise _retry_after(
+                        problem(409, "Request in progress", "retry shortly"), RETRY_AFTER_S
+                    ) from exc
                 return None
-        if row.request_hash != request_hash:
-            raise problem(
-                422,
-                "Idempotency key reused",
-                "this Idempotency-Key was used with a different request body",
+            if row.request_hash != request_hash:
+                raise problem(
+                    422,
+                    "Idempotency key reused",
+                    "this Idempotency-Key was used with a different request body",
+                )
+            if row.status is not None:
+                return int(row.status), bytes(row.response)
+            owner = _Owner.parse(row.response)
+            expires = int(row.created_ms) + self.in_progress_ms
+            if now < expires and (owner is None or not owner.gone()):
+                raise _retry_after(
+                    problem(
+                        409, "Request in progress", "the first request with this key is running"
+                    ),
+                    (expires - now) / 1000,
+                )
+            # The owner crashed or ran out of time: take the placeholder over. The guard on
+            # the old token makes two retries racing for it (on PostgreSQL) elect one.
+            taken = await conn.execute(
+                table.update()
+                .where(*where, table.c.status.is_(None), table.c.created_ms == row.created_ms)
+                .values(response=mine, created_ms=now)
             )
-        if row.status is None:
-            raise problem(409, "Request in progress", "the first request with this key is running")
-        return int(row.status), bytes(row.response)
+            if taken.rowcount != 1:
+                raise _retry_after(
+                    problem(409, "Request in progress", "another retry took this key over"),
+                    RETRY_AFTER_S,
+                )
+        metrics.IDEMPOTENCY_TAKEOVERS.labels(topic).inc()
+        # Said, so an operator can match the duplicates it may cause to their cause.
+        log.warning(
+            "Idempotency-Key %r of %s on %s: took over the request left in progress by %s "
+            "(%s); records it sent may be in Kafka twice, with the same idempotency-key header",
+            key,
+            principal,
+            topic,
+            "an unknown process" if owner is None else f"pid {owner.pid} on {owner.host}",
+            "its process is gone" if now < expires else "older than the publish timeout",
+        )
+        return None
 
     async def finish(self, principal: str, key: str, status: int, response: bytes) -> None:
         table = idempotency
@@ -148,7 +264,8 @@ class IdempotencyStore:
             )
 
     async def forget(self, principal: str, key: str) -> None:
-        """Drop the placeholder of a request that failed, so a retry can run."""
+        """Drop the placeholder of a request that failed, so a retry can run (only while it
+        is still this process's: a retry may have taken it over meanwhile)."""
         table = idempotency
         async with write_transaction(self.engine) as conn:
             await conn.execute(
@@ -156,6 +273,7 @@ class IdempotencyStore:
                     table.c.principal == principal,
                     table.c.idempotency_key == key,
                     table.c.status.is_(None),
+                    table.c.response == THIS_PROCESS.token(),
                 )
             )
 
@@ -258,14 +376,49 @@ class TopicPublisher:
             problems.append({"field": self.key_field, "detail": "the key is a non-empty string"})
         return problems
 
-    async def publish(self, outgoing: list[Outgoing]) -> list[dict[str, int]]:
-        """Produce and wait for Kafka's acknowledgement; the offsets, in input order."""
+    async def publish(self, outgoing: list[Outgoing], timeout: float) -> list[dict[str, int]]:
+        """Produce and wait up to ``timeout`` seconds for Kafka's acknowledgement; the
+        offsets, in input order. A 503 problem with Retry-After otherwise.
+
+        Records this gives up on stay in librdkafka's queue and may still land once
+        Kafka answers (within its message.timeout.ms, 5 minutes by default): the client
+        was told 503, never 200, and a keyed retry's copy carries the same
+        idempotency-key header. librdkafka's timeout is deliberately not shortened to
+        ours: an idempotent producer whose in-flight records time out bumps its epoch,
+        which the embedded broker answers by fencing it for good (measured: after a 20 s
+        freeze with a 10 s message timeout, no publish succeeded again)."""
         try:
-            deliveries = await self.producer.send_batch(self.topic, outgoing)
+            deliveries = await asyncio.wait_for(
+                self.producer.send_batch(self.topic, outgoing), timeout
+            )
+        except TimeoutError as exc:
+            raise _retry_after(
+                problem(
+                    503,
+                    "Kafka unavailable",
+                    f"Kafka did not acknowledge within {timeout:g} s; the request is not "
+                    "acknowledged. Records already sent may still land: retry with the same "
+                    "Idempotency-Key, its header lets consumers drop the copy",
+                ),
+                RETRY_AFTER_S,
+            ) from exc
         except KafkaError as exc:
-            raise problem(503, "Kafka unavailable", f"not acknowledged: {exc}") from exc
+            raise _retry_after(
+                problem(503, "Kafka unavailable", f"not acknowledged: {exc}"), RETRY_AFTER_S
+            ) from exc
         metrics.PUBLISHED.labels(self.topic).inc(len(deliveries))
         return [{"partition": d.partition, "offset": d.offset} for d in deliveries]
+
+
+def with_idempotency_key(outgoing: list[Outgoing], prefix: str) -> list[Outgoing]:
+    """Each record with a ``tsunagu-idempotency-key`` header ``<prefix>/<index>``: the same
+    on every attempt of one request, so consumers can tell a retry's copy."""
+    return [
+        Outgoing(
+            o.key, o.value, [*(o.headers or []), (h.IDEMPOTENCY_KEY, f"{prefix}/{i}".encode())]
+        )
+        for i, o in enumerate(outgoing)
+    ]
 
 
 async def read_body(request: web.Request, limit: int) -> bytes:
@@ -328,7 +481,9 @@ async def handle_publish(
             )
     try:
         outgoing = publisher.prepare(records, principal)
-        offsets = await publisher.publish(outgoing)
+        if key is not None:
+            outgoing = with_idempotency_key(outgoing, f"http:{principal}/{key}")
+        offsets = await publisher.publish(outgoing, limits.publish_timeout_s)
     except BaseException:
         if key is not None:
             await store.forget(principal, key)

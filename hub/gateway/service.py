@@ -59,7 +59,7 @@ class Gateway:
         self.access = access or AccessControl.from_deployment(engine, deployment)
         self.limits = limits or PublishLimits()
         self.stream_limits = stream_limits or StreamLimits()
-        self.idempotency = IdempotencyStore(engine)
+        self.idempotency = IdempotencyStore(engine, publish_timeout_s=self.limits.publish_timeout_s)
         self._fanouts: dict[str, TopicFanout] = {}
         self._latest: dict[str, LatestState] = {}
         settings = deployment.hub.gateway.latest
