@@ -23,13 +23,13 @@ import orjson
 from aiohttp import web
 
 from hub import __version__
-from hub.apply import value_subject
 from hub.config import Deployment
 from hub.config.duration import format_duration
 from hub.config.model import Topic
 from hub.gateway.openapi import openapi_document
 from hub.http.app import HubInfo
 from hub.ingest.state import FeedStateStore, FeedStatus
+from hub.registry.binding import value_subject
 from hub.schemas.catalogue import SchemaCatalogue
 
 __all__ = [
