@@ -188,13 +188,7 @@ class BridgeRunner:
             dead = Outgoing(
                 message.key,
                 message.value,
-                [
-                    *origin,
-                    (h.INTENDED_TOPIC, self.ends.target_topic.encode()),
-                    (h.ERROR_KIND, kind.encode()),
-                    (h.ERROR_STAGE, stage.encode()),
-                    (h.ERROR_MESSAGE, reason.encode()),
-                ],
+                h.dead_letter(origin, self.ends.target_topic, kind, stage, reason),
             )
             return None, dead
         return Outgoing(key.encode(), value, [*_carried(message.headers), *origin]), None
