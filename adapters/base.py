@@ -178,7 +178,9 @@ class CycleContext:
         return result
 
     def suggest_ttl(self, seconds: float) -> None:
-        """Tell the scheduler when the source says its data goes stale (GBFS ``ttl``)."""
+        """Tell the scheduler when the source says its data goes stale (GBFS ``ttl``); a feed
+        with ``schedule: {ttl: source}`` runs next after the shortest TTL told, within its
+        bounds (the hub's ``Feed.next_run_in_s`` decides)."""
         self.ttl_hint_s = seconds if self.ttl_hint_s is None else min(self.ttl_hint_s, seconds)
 
     def report_progress(self, stage: str, done: int, total: int | None = None) -> None:

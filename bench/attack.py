@@ -16,8 +16,6 @@ import asyncio
 import contextlib
 import json
 import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -28,12 +26,10 @@ from typing import Any
 
 import aiohttp
 
-from bench.gateway import SCHEMA, wait_ready
+from bench.hub_process import SCHEMA, running_hub
 from bench.table import Row
-from hub.access import Grant, KeyStore
-from hub.broker import free_port
+from hub.access import Grant
 from hub.codec import Encoder
-from hub.db import make_engine
 from hub.kafka import Cluster, Outgoing, Producer, get_backend
 from hub.registry.client import RegistryClient
 
@@ -56,32 +52,6 @@ class Sizes:
     subscribers: int
     burst: int
     keys: int
-
-
-def _deployment(directory: Path, port: int) -> tuple[Path, Path]:
-    schemas = directory / "avro"
-    schemas.mkdir()
-    (schemas / "Position.avsc").write_text(json.dumps(SCHEMA))
-    config = directory / "topics.yaml"
-    topic = """    area: bench
-    schema: bench.gateway.Position
-    licence: CC-BY-4.0
-    publisher: Bench
-"""
-    config.write_text(
-        f"""version: 1
-hub:
-  http: {{host: 127.0.0.1, port: {port}}}
-  store: {{url: "sqlite:///{directory / "hub.db"}"}}
-areas:
-  bench: {{title: Bench}}
-topics:
-  {STREAM_TOPIC}:
-{topic}  {LATEST_TOPIC}:
-{topic}    cleanup: compact
-"""
-    )
-    return config, schemas
 
 
 def _status(pid: int) -> dict[str, int]:
@@ -129,21 +99,6 @@ class PeakWatch:
     def _sample(self) -> None:
         while not self._stop.wait(0.02):
             self.peak = max(self.peak, rss(self.pid))
-
-
-async def _bench_key(store_url: str) -> str:
-    # One client address opens every connection, which the anonymous per-address rate
-    # limit would (rightly) refuse; the attack is on memory, not on the rate limit.
-    engine = make_engine(store_url)
-    try:
-        issued = await KeyStore(engine).create(
-            "attack",
-            rate_per_minute=1e7,
-            grants=(Grant(STREAM_TOPIC, "read"), Grant(LATEST_TOPIC, "read")),
-        )
-    finally:
-        await engine.dispose()
-    return issued.plaintext
 
 
 class Positions:
@@ -314,31 +269,10 @@ async def _attack(base: str, info: dict[str, Any], key: str, pid: int, sizes: Si
 def run(quick: bool) -> list[Row]:
     """Run the benchmark and return its rows."""
     sizes = Sizes(20, 2_000, 2_000) if quick else Sizes(200, 50_000, 120_000)
-    with tempfile.TemporaryDirectory(prefix="tsunagu-bench-attack-") as tmp:
-        port = free_port()
-        config, schemas = _deployment(Path(tmp), port)
-        log = (Path(tmp) / "hub.log").open("wb")  # a file: a full pipe would stall the hub
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "from hub.cli import main; main()",
-                "up",
-                *("--config", str(config), "--schemas", str(schemas)),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            info = wait_ready(base, process)
-            key = asyncio.run(_bench_key(f"sqlite:///{Path(tmp) / 'hub.db'}"))
-            return asyncio.run(_attack(base, info, key, process.pid, sizes))
-        finally:
-            process.terminate()
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-            log.close()
+    topics = {STREAM_TOPIC: "", LATEST_TOPIC: "    cleanup: compact\n"}
+    grants = (Grant(STREAM_TOPIC, "read"), Grant(LATEST_TOPIC, "read"))
+    with (
+        tempfile.TemporaryDirectory(prefix="tsunagu-bench-attack-") as tmp,
+        running_hub(Path(tmp), topics, "attack", grants) as hub,
+    ):
+        return asyncio.run(_attack(hub.base, hub.info, hub.key, hub.process.pid, sizes))

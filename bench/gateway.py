@@ -13,11 +13,8 @@ import json
 import multiprocessing
 import os
 import queue
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,99 +22,20 @@ from typing import Any
 import aiohttp
 import orjson
 
+from bench.hub_process import SCHEMA, running_hub
 from bench.table import Row
-from hub.access import Grant, KeyStore
-from hub.broker import free_port
+from hub.access import Grant
 from hub.codec import Encoder
-from hub.db import make_engine
 from hub.kafka import Cluster, Outgoing, get_backend
 from hub.registry.client import RegistryClient
 
-SCHEMA: dict[str, Any] = {
-    "type": "record",
-    "name": "Position",
-    "namespace": "bench.gateway",
-    "doc": "A vehicle position for the fan-out benchmark.",
-    "fields": [
-        {"name": "id", "type": "string", "doc": "Global id."},
-        {"name": "area", "type": "string", "doc": "Area."},
-        {"name": "source_feed", "type": "string", "doc": "Feed."},
-        {
-            "name": "observed_at",
-            "type": {"type": "long", "logicalType": "timestamp-millis"},
-            "doc": "Observed, ms.",
-        },
-        {
-            "name": "ingested_at",
-            "type": {"type": "long", "logicalType": "timestamp-millis"},
-            "doc": "Ingested, ms.",
-        },
-        {"name": "latitude", "type": "double", "doc": "Degrees."},
-        {"name": "longitude", "type": "double", "doc": "Degrees."},
-    ],
-}
 TOPIC = "bench.mobility.positions.v1"
-
-
-def _deployment(directory: Path, port: int) -> tuple[Path, Path]:
-    schemas = directory / "avro"
-    schemas.mkdir()
-    (schemas / "Position.avsc").write_text(json.dumps(SCHEMA))
-    config = directory / "topics.yaml"
-    config.write_text(
-        f"""version: 1
-hub:
-  http: {{host: 127.0.0.1, port: {port}}}
-  store: {{url: "sqlite:///{directory / "hub.db"}"}}
-areas:
-  bench: {{title: Bench}}
-topics:
-  {TOPIC}:
-    area: bench
-    schema: bench.gateway.Position
-    partitions: 3
-    licence: CC-BY-4.0
-    publisher: Bench
-    access: public
-"""
-    )
-    return config, schemas
 
 
 def _cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
     return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
-
-
-def wait_ready(base: str, process: subprocess.Popen[bytes], limit: float = 90.0) -> dict[str, Any]:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"tsunagu up exited with status {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"{base}/readyz", timeout=2) as response:
-                if response.status == 200:
-                    with urllib.request.urlopen(f"{base}/v1/info", timeout=2) as info:
-                        result: dict[str, Any] = json.loads(info.read())
-                        return result
-        except OSError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError("tsunagu up did not become ready")
-
-
-async def _bench_key(store_url: str) -> str:
-    """A key for the bench's clients: one client address opens every connection, which
-    the anonymous per-address rate limit would (rightly) refuse."""
-    engine = make_engine(store_url)
-    try:
-        issued = await KeyStore(engine).create(
-            "bench", rate_per_minute=1e7, grants=(Grant(TOPIC, "publish"), Grant(TOPIC, "read"))
-        )
-    finally:
-        await engine.dispose()
-    return issued.plaintext
 
 
 @dataclass
@@ -321,49 +239,23 @@ def run(quick: bool) -> list[Row]:
     """Run the benchmark and return its rows."""
     sizes = (20, 100, 5) if quick else (1000, 300, 50)  # subscribers, burst, trickle
     publish_seconds = 2.0 if quick else 20.0
-    with tempfile.TemporaryDirectory(prefix="tsunagu-bench-") as tmp:
-        port = free_port()
-        config, schemas = _deployment(Path(tmp), port)
-        log = (Path(tmp) / "hub.log").open("wb")  # a file: a full pipe would stall the hub
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "from hub.cli import main; main()",
-                "up",
-                *("--config", str(config), "--schemas", str(schemas)),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            info = wait_ready(base, process)
-            key = asyncio.run(_bench_key(f"sqlite:///{Path(tmp) / 'hub.db'}"))
-            fan = asyncio.run(
-                _fan_out(
-                    base,
-                    info["kafka"]["bootstrap_servers"],
-                    info["registry"]["url"],
-                    key,
-                    process.pid,
-                    sizes,
-                )
+    topics = {TOPIC: "    partitions: 3\n    access: public\n"}
+    grants = (Grant(TOPIC, "publish"), Grant(TOPIC, "read"))
+    with (
+        tempfile.TemporaryDirectory(prefix="tsunagu-bench-") as tmp,
+        running_hub(Path(tmp), topics, "bench", grants) as hub,
+    ):
+        fan = asyncio.run(
+            _fan_out(
+                hub.base,
+                hub.info["kafka"]["bootstrap_servers"],
+                hub.info["registry"]["url"],
+                hub.key,
+                hub.process.pid,
+                sizes,
             )
-            published, publish_latencies = asyncio.run(_publish(base, key, publish_seconds))
-        finally:
-            process.terminate()
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                # As Kubernetes would after its default grace: kill, and say what it was doing.
-                process.kill()
-                process.wait()
-                log.close()
-                tail = (Path(tmp) / "hub.log").read_text(errors="replace")[-3000:]
-                message = f"tsunagu up did not stop within 30 s; its log ends:\n{tail}"
-                raise RuntimeError(message) from None
-            log.close()
+        )
+        published, publish_latencies = asyncio.run(_publish(hub.base, hub.key, publish_seconds))
     per_core = fan.delivered / fan.cpu_s if fan.cpu_s > 0 else 0.0
     subscribers = sizes[0]
     return [

@@ -34,16 +34,24 @@ def service_missing(what: str) -> NoReturn:
     pytest.skip(f"service unavailable: {what}")
 
 
-@pytest.fixture(scope="session")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
-    """One embedded tansu broker for the whole test session."""
-    instance = EmbeddedBroker(log_dir=tmp_path_factory.mktemp("broker"))
+def embedded_broker(
+    tmp_path_factory: pytest.TempPathFactory, name: str, what: str
+) -> Iterator[EmbeddedBroker]:
+    """A started embedded broker logging under a fresh `name` directory, stopped after; a
+    broker that cannot start is `what` missing (a skip, or a failure in CI)."""
+    instance = EmbeddedBroker(log_dir=tmp_path_factory.mktemp(name))
     try:
         instance.start()
     except BrokerStartError as exc:
-        service_missing(f"embedded Kafka broker: {exc}")
+        service_missing(f"{what}: {exc}")
     yield instance
     instance.stop()
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
+    """One embedded tansu broker for the whole test session."""
+    yield from embedded_broker(tmp_path_factory, "broker", "embedded Kafka broker")
 
 
 @pytest.fixture(scope="session")

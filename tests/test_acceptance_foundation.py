@@ -22,6 +22,7 @@ from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 from hub.broker import free_port
+from tests.cli import tsunagu
 from tests.conftest import REPO
 from tests.test_up import get_json, port_open, wait_ready
 
@@ -43,17 +44,6 @@ def demo_config(tmp_path: Path, port: int) -> Path:
     config.write_text(text)
     shutil.copytree(REPO / "mappings", tmp_path / "mappings")  # relative to topics.yaml
     return config
-
-
-def tsunagu(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", "from hub.cli import main; main()", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        cwd=REPO,
-    )
 
 
 def post(url: str, body: list[dict[str, Any]], key: str) -> tuple[int, dict[str, Any]]:
@@ -82,10 +72,10 @@ def test_the_demo_hub_serves_an_independent_avro_consumer(tmp_path: Path) -> Non
         wait_ready(base, process, limit=90)
         status, info = get_json(f"{base}/v1/info")
         assert status == 200
-        bootstrap = info["kafka"]["bootstrap_servers"]  # type: ignore[index]
-        registry_url = info["registry"]["url"]  # type: ignore[index]
-        assert info["gateway"]["url"] == base  # type: ignore[index]
-        assert set(info["endpoints"]) >= {"metrics", "healthz", "readyz", "info"}  # type: ignore[arg-type]
+        bootstrap = info["kafka"]["bootstrap_servers"]
+        registry_url = info["registry"]["url"]
+        assert info["gateway"]["url"] == base
+        assert set(info["endpoints"]) >= {"metrics", "healthz", "readyz", "info"}
 
         made = tsunagu(
             "keys",
@@ -145,7 +135,7 @@ def test_the_demo_hub_serves_an_independent_avro_consumer(tmp_path: Path) -> Non
         # The demo replays the packaged Bull Runner feeds through its own adapters.
         deadline = time.monotonic() + 60
         while True:
-            feeds = {f["id"]: f for f in get_json(f"{base}/v1/feeds")[1]}  # type: ignore[union-attr, index]
+            feeds = {f["id"]: f for f in get_json(f"{base}/v1/feeds")[1]}
             demo = [feeds[f] for f in ("usf-bull-runner-positions", "usf-bull-runner-gtfs")]
             if all(f["healthy"] and f["last_success_ms"] for f in demo):
                 break

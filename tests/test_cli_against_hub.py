@@ -3,25 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 from hub.broker import free_port
+from tests.cli import tsunagu
 from tests.test_up import SCHEMA, start, wait_ready, write_deployment
-
-
-def tsunagu(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", "from hub.cli import main; main()", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env=None if env is None else {**os.environ, **env},
-    )
 
 
 def test_apply_and_schemas_check_find_the_running_hub(tmp_path: Path) -> None:

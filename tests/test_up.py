@@ -6,12 +6,13 @@ import json
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from hub.broker import free_port
+from tests.cli import CLI
 
 SCHEMA = {
     "type": "record",
@@ -48,9 +49,7 @@ topics:
 def start(config: Path, schemas: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [
-            sys.executable,
-            "-c",
-            "from hub.cli import main; main()",
+            *CLI,
             "up",
             "--config",
             str(config),
@@ -63,7 +62,8 @@ def start(config: Path, schemas: Path) -> subprocess.Popen[str]:
     )
 
 
-def get_json(url: str) -> tuple[int, dict[str, object]]:
+def get_json(url: str) -> tuple[int, Any]:
+    """The status and decoded JSON body of a GET (JSON is untyped until a test inspects it)."""
     try:
         with urllib.request.urlopen(url, timeout=5) as response:
             return response.status, json.loads(response.read())
@@ -102,11 +102,11 @@ def test_up_serves_endpoints_and_stops_cleanly_on_sigterm(tmp_path: Path) -> Non
         wait_ready(base, process)
         status, info = get_json(f"{base}/v1/info")
         assert status == 200
-        bootstrap = info["kafka"]["bootstrap_servers"]  # type: ignore[index]
+        bootstrap = info["kafka"]["bootstrap_servers"]
         assert port_open(bootstrap)
-        assert info["registry"]["url"] == f"{base}/registry"  # type: ignore[index]
+        assert info["registry"]["url"] == f"{base}/registry"
         status, subjects = get_json(f"{base}/registry/subjects")
-        assert subjects == ["upcity.test.counters.v1-value"]  # type: ignore[comparison-overlap]
+        assert subjects == ["upcity.test.counters.v1-value"]
     finally:
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=30)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from hub.broker import free_port
+from tests.cli import tsunagu
 from tests.test_up import SCHEMA, get_json, start, wait_ready, write_deployment
 
 with warnings.catch_warnings():
@@ -29,17 +29,6 @@ with warnings.catch_warnings():
 
 SUBJECT = "upcity.test.counters.v1-value"
 UNRELATED = json.dumps({"type": "record", "name": "Evil", "fields": [{"name": "x", "type": "int"}]})
-
-
-def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", "from hub.cli import main; main()", *args],
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-        env=env,
-    )
 
 
 def stop(process: subprocess.Popen[str]) -> tuple[str, str]:
@@ -71,7 +60,7 @@ def test_up_starts_with_a_damaged_subject_and_repair_brings_it_back(tmp_path: Pa
     config, schemas = write_deployment(tmp_path, port)
     base = f"http://127.0.0.1:{port}"
     where = ("--config", str(config), "--schemas", str(schemas))
-    created = cli("keys", "create", "--name", "ops", "--grant", "*:registry:write", *where[:2])
+    created = tsunagu("keys", "create", "--name", "ops", "--grant", "*:registry:write", *where[:2])
     assert created.returncode == 0, created.stderr
     admin = created.stdout.strip()
     key_id, _, secret = admin.partition(".")
@@ -96,21 +85,21 @@ def test_up_starts_with_a_damaged_subject_and_repair_brings_it_back(tmp_path: Pa
         assert f"tsunagu schemas repair {SUBJECT}" in reason
         assert get_json(f"{base}/v1/info")[0] == 200  # the hub serves meanwhile
 
-        checked = cli("schemas", "check", "--json", *where)
+        checked = tsunagu("schemas", "check", "--json", *where)
         assert checked.returncode == 1
         verdicts = {row["subject"]: row for row in map(json.loads, checked.stdout.splitlines())}
         assert verdicts[SUBJECT]["status"] == "incompatible"
         assert any("version 2" in reason for reason in verdicts[SUBJECT]["reasons"])
 
         # Without the admin key the repair is refused by the registry, and says so.
-        anonymous = cli("schemas", "repair", SUBJECT, *where)
+        anonymous = tsunagu("schemas", "repair", SUBJECT, *where)
         assert anonymous.returncode == 1
         assert "40101" in anonymous.stderr
 
         # An audited gateway request first, so the repair's entry follows a keyed one.
         refused = get_json(f"{base}/v1/topics/upcity.test.counters.v1/latest?id=x")
         assert refused[0] in {401, 404}, refused
-        repaired = cli("schemas", "repair", SUBJECT, *where, "--key", admin)
+        repaired = tsunagu("schemas", "repair", SUBJECT, *where, "--key", admin)
         assert repaired.returncode == 0, repaired.stderr
         assert f"{SUBJECT}: soft-deleted version(s) 2" in repaired.stdout
 
@@ -118,12 +107,12 @@ def test_up_starts_with_a_damaged_subject_and_repair_brings_it_back(tmp_path: Pa
         latest = get_json(f"{base}/registry/subjects/{SUBJECT}/versions/latest")[1]
         assert json.loads(str(latest["schema"])) == SCHEMA
         assert latest["id"] == original["id"]  # records already written still resolve
-        assert cli("schemas", "check", *where).returncode == 0
+        assert tsunagu("schemas", "check", *where).returncode == 0
     finally:
         _, err = stop(process)
     assert process.returncode == 0, err
     # The registry's keyed writes went into the same keyed audit chain as everything else.
-    verified = cli("audit", "verify", "--no-kafka", "--config", str(config))
+    verified = tsunagu("audit", "verify", "--no-kafka", "--config", str(config))
     assert verified.returncode == 0, verified.stderr
-    tail = cli("audit", "tail", "-n", "50", "--config", str(config))
+    tail = tsunagu("audit", "tail", "-n", "50", "--config", str(config))
     assert "registry-write" in tail.stdout, tail.stdout

@@ -12,7 +12,7 @@ file no longer lists is retired (a file that answered 304 retires nothing).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, ClassVar
 
 import orjson
@@ -44,7 +44,15 @@ class GbfsOptions(BaseModel):
     )
 
 
-_VEHICLE_FILES = ("vehicle_status", "free_bike_status")  # 3.0, 2.3
+#: Each entity read whole from files of the system (vehicles: 3.0's name, then 2.3's), in
+#: the order they are fetched and yielded.
+_WHOLE_SETS: tuple[
+    tuple[str, tuple[str, ...], Callable[[n.Doc, n.Params], Iterator[n.Record]]], ...
+] = (
+    ("vehicles", ("vehicle_status", "free_bike_status"), n.vehicles),
+    ("vehicle_types", ("vehicle_types",), n.vehicle_types),
+    ("alerts", ("system_alerts",), n.alerts),
+)
 
 
 class GbfsAdapter:
@@ -82,6 +90,33 @@ class GbfsAdapter:
     async def _system(
         self, ctx: CycleContext, url: str, system_id: str | None, doc: Any = None
     ) -> AsyncIterator[Emit | Complete]:
+        files, version, p = await self._discover(ctx, url, system_id, doc)
+
+        def every(entity: str) -> Complete:
+            return Complete(entity, ctx.id(n.ID_TYPES[entity], p.system_id, ""))
+
+        stations, complete = await self._stations(ctx, files, version, p)
+        for record in stations:
+            yield Emit("stations", record)
+        if complete:
+            yield every("stations")
+        for entity, names, records in _WHOLE_SETS:
+            complete = True
+            for name in names:
+                read = await self._file(ctx, files, name, version)
+                if read is not None:
+                    for record in records(read, p):
+                        yield Emit(entity, record)
+                # A file that answered 304 says nothing of what went (a rented bike leaves
+                # free_bike_status): the set is complete only when every file was read.
+                complete = complete and (read is not None or name not in files)
+            if complete:
+                yield every(entity)
+
+    async def _discover(
+        self, ctx: CycleContext, url: str, system_id: str | None, doc: Any
+    ) -> tuple[dict[str, str], str, n.Params]:
+        """The system's files, GBFS version and what its records need (its id, language)."""
         if doc is None:
             doc = await self._document(ctx, url, None, conditional=False)
         version = str(doc.get("version", ""))
@@ -101,37 +136,7 @@ class GbfsAdapter:
                 language = (info["data"].get("languages") or [info["data"].get("language")])[0]
         if system_id is None:
             raise MalformedFeedError("no system_information.json to name the system", url)
-
-        def params(fetched_at_ms: int) -> n.Params:
-            return n.Params(ctx.id, ctx.envelope, system_id, language or "", fetched_at_ms)
-
-        p = params(ctx.now_ms)
-        stations, complete = await self._stations(ctx, files, version, p)
-        for record in stations:
-            yield Emit("stations", record)
-        if complete:
-            yield Complete("stations", ctx.id(n.ID_TYPES["stations"], system_id, ""))
-        complete = True
-        for name in _VEHICLE_FILES:
-            vehicles = await self._file(ctx, files, name, version)
-            if vehicles is not None:
-                for record in n.vehicles(vehicles, p):
-                    yield Emit("vehicles", record)
-            complete = complete and (vehicles is not None or name not in files)
-        if complete:  # a rented bike leaves free_bike_status: its record is retired
-            yield Complete("vehicles", ctx.id(n.ID_TYPES["vehicles"], system_id, ""))
-        types = await self._file(ctx, files, "vehicle_types", version)
-        if types is not None:
-            for record in n.vehicle_types(types, p):
-                yield Emit("vehicle_types", record)
-        if types is not None or "vehicle_types" not in files:
-            yield Complete("vehicle_types", ctx.id(n.ID_TYPES["vehicle_types"], system_id, ""))
-        alerts = await self._file(ctx, files, "system_alerts", version)
-        if alerts is not None:
-            for record in n.alerts(alerts, p):
-                yield Emit("alerts", record)
-        if alerts is not None or "system_alerts" not in files:
-            yield Complete("alerts", ctx.id(n.ID_TYPES["alerts"], system_id, ""))
+        return files, version, n.Params(ctx.id, ctx.envelope, system_id, language or "", ctx.now_ms)
 
     async def _stations(
         self, ctx: CycleContext, files: dict[str, str], version: str, p: n.Params

@@ -426,15 +426,10 @@ def _stop_times(t: _Rows, c: Columns, p: _Problems, s: _State, index: FeedIndex)
     the feed far faster than trips do. A trip whose rows come back after another trip's is
     remembered, and only such trips are read again for duplicates across their runs.
     """
-    check_trips = s.trips is not None
-    runs: dict[str, bool] = s.trips if s.trips is not None else {}
-    if check_trips:
-        for trip in runs:  # an earlier try in another encoding may have marked some
-            runs[trip] = False
+    check_trips, runs = _unread_trips(s)
     stops = s.stops
     trip_i, seq_i, stop_i = c["trip_id"], c["stop_sequence"], c["stop_id"]
     arr_i, dep_i = c["arrival_time"], c["departure_time"]
-    gtfs_time = v.gtfs_time
     times: set[str] = {""}
     more = _parsers(
         c,
@@ -445,8 +440,8 @@ def _stop_times(t: _Rows, c: Columns, p: _Problems, s: _State, index: FeedIndex)
             "timepoint": _code(("APPROXIMATE", "EXACT"), "timepoint"),
             "continuous_pickup": _integer("continuous_pickup"),
             "continuous_drop_off": _integer("continuous_drop_off"),
-            "start_pickup_drop_off_window": gtfs_time,
-            "end_pickup_drop_off_window": gtfs_time,
+            "start_pickup_drop_off_window": v.gtfs_time,
+            "end_pickup_drop_off_window": v.gtfs_time,
         },
     )
     current: str | None = None  # the trip of the run of rows being read
@@ -476,21 +471,34 @@ def _stop_times(t: _Rows, c: Columns, p: _Problems, s: _State, index: FeedIndex)
             else:
                 sequences.add(seq)
         for i in (arr_i, dep_i):
-            text = row[i]
-            if text not in times:
-                try:
-                    gtfs_time(text)
-                except ValueError as exc:
-                    p.add(f"{t.name}:{line}", str(exc))
-                else:
-                    if len(times) < _TIMES_REMEMBERED:
-                        times.add(text)
+            if row[i] not in times:
+                _check_time(row[i], times, p, f"{t.name}:{line}")
         if more:
             _values(p, t.name, line, row, more)
         if p.full:
             return
     if split:
         _runs_of_split_trips(t, c, p, split)
+
+
+def _unread_trips(s: _State) -> tuple[bool, dict[str, bool]]:
+    """Whether trips.txt was read (so trip ids are checked), and its trips marked unread."""
+    if s.trips is None:
+        return False, {}
+    for trip in s.trips:  # an earlier try in another encoding may have marked some
+        s.trips[trip] = False
+    return True, s.trips
+
+
+def _check_time(text: str, times: set[str], p: _Problems, where: str) -> None:
+    """Check a time not seen before (rare: called per distinct time, not per row)."""
+    try:
+        v.gtfs_time(text)
+    except ValueError as exc:
+        p.add(where, str(exc))
+    else:
+        if len(times) < _TIMES_REMEMBERED:
+            times.add(text)
 
 
 def _runs_of_split_trips(t: _Rows, c: Columns, p: _Problems, split: set[str]) -> None:

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from pydantic import ValidationError
 
 from hub.config.model import Deployment, Feed, KafkaCluster
+from hub.config.routing import route_entities
 from hub.config.yaml_source import KeyPath
 from hub.schemas.catalogue import SchemaCatalogue
 
@@ -275,38 +276,8 @@ def _check_adapter(deployment: Deployment, here: KeyPath, feed: Feed) -> list[Fi
         for error in exc.errors():
             where = tuple(str(part) for part in error["loc"])
             findings.append(Finding((*here, "options", *where), error["msg"]))
-    for entity, topic_name in (feed.topics or {}).items():
-        topic = deployment.topics.get(topic_name)
-        if entity not in cls.entities:
-            findings.append(
-                Finding(
-                    (*here, "topics", entity),
-                    f"adapter {feed.adapter!r} yields no {entity!r} "
-                    f"(it yields: {', '.join(cls.entities)})",
-                )
-            )
-        elif topic is not None and topic.schema_name != cls.entity_schemas[entity]:
-            findings.append(
-                Finding(
-                    (*here, "topics", entity),
-                    f"{entity} records are {cls.entity_schemas[entity]}, but topic "
-                    f"{topic_name} holds {topic.schema_name}",
-                )
-            )
-    single = deployment.topics.get(feed.topic) if feed.topic is not None else None
-    if (
-        single is not None
-        and len(cls.entities) > 1
-        and single.schema_name not in cls.entity_schemas.values()
-    ):
-        findings.append(
-            Finding(
-                (*here, "topic"),
-                f"adapter {feed.adapter!r} yields nothing of schema {single.schema_name} "
-                f"(it yields {', '.join(sorted(set(cls.entity_schemas.values())))}); "
-                "use topics: {entity: topic}",
-            )
-        )
+    routing = route_entities(feed, cls, deployment.topics)
+    findings += [Finding((*here, *problem.key), problem.message) for problem in routing.problems]
     return findings
 
 

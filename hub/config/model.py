@@ -519,8 +519,17 @@ class FeedAuth(_Model):
         return f"{self.scheme} {secret}" if self.scheme else secret
 
 
+#: How long a feed without ``schedule:`` waits between cycles.
+DEFAULT_POLL_INTERVAL = timedelta(seconds=60)
+#: The bounds of ``ttl: source`` without ``min_interval``/``max_interval``: a source that says
+#: "stale in 1 s" is not polled every second, one that says nothing still is every 10 min.
+DEFAULT_MIN_TTL_INTERVAL = timedelta(seconds=10)
+DEFAULT_MAX_TTL_INTERVAL = timedelta(minutes=10)
+
+
 class Schedule(_Model):
-    """When to poll: a fixed interval, or as the source's own TTL says, within bounds."""
+    """When to poll: a fixed interval, or as the source's own TTL says, within bounds.
+    ``Feed.next_run_in_s`` turns it into a delay."""
 
     interval: PollInterval | None = None
     ttl: Literal["source"] | None = None
@@ -566,6 +575,20 @@ class Feed(_Model):
         if (self.topic is None) == (self.topics is None):
             raise ValueError("give exactly one of topic or topics")
         return self
+
+    def next_run_in_s(self, source_ttl_s: float | None = None) -> float:
+        """Seconds from the end of one cycle to the start of the next: the fixed interval,
+        or with ``ttl: source`` the TTL the source gave in the last good cycle (the adapter's
+        ``CycleContext.suggest_ttl``) kept within the bounds, the lower bound when it gave
+        none. A failed cycle waits as long as a good one: the fetcher already retried it."""
+        schedule = self.schedule
+        if schedule is None:
+            return DEFAULT_POLL_INTERVAL.total_seconds()
+        if schedule.interval is not None:
+            return schedule.interval.total_seconds()
+        low = (schedule.min_interval or DEFAULT_MIN_TTL_INTERVAL).total_seconds()
+        high = (schedule.max_interval or DEFAULT_MAX_TTL_INTERVAL).total_seconds()
+        return min(high, max(low, low if source_ttl_s is None else source_ttl_s))
 
     @property
     def target_topics(self) -> list[str]:

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from adapters.base import Adapter
 from adapters.registry import AdapterNotFoundError, adapter_class
 from hub.config import Deployment
+from hub.config.routing import route_entities
 from hub.connections import Connections
 from hub.errors import ConfigError, Problem
 from hub.ingest.fetch import Fetcher, FetchPolicy
@@ -46,35 +47,16 @@ def make_adapter(deployment: Deployment, feed_id: str) -> Adapter:
 
 
 def entity_topics(deployment: Deployment, feed_id: str, adapter: Adapter) -> dict[str, str]:
-    """Which topic each entity the adapter yields goes to.
-
-    With ``topics: {entity: topic}`` as written; with a single ``topic:``, the entities
-    whose canonical schema is that topic's schema (or the only entity the adapter has).
-    """
-    feed = deployment.feeds[feed_id]
-    if feed.topics is not None:
-        unknown = sorted(set(feed.topics) - set(adapter.entities))
-        if unknown:
-            raise _problem(
-                feed_id,
-                "topics",
-                f"adapter {adapter.name!r} yields no {', '.join(unknown)} "
-                f"(it yields: {', '.join(adapter.entities)})",
-            )
-        return dict(feed.topics)
-    assert feed.topic is not None
-    schema = deployment.topic(feed.topic).schema_name
-    if len(adapter.entities) == 1:
-        return {adapter.entities[0]: feed.topic}
-    routed = {e: feed.topic for e, s in adapter.entity_schemas.items() if s == schema}
-    if not routed:
-        raise _problem(
-            feed_id,
-            "topic",
-            f"adapter {adapter.name!r} yields nothing of schema {schema} "
-            f"(it yields {dict(adapter.entity_schemas)}); use topics: {{entity: topic}}",
+    """Which topic each entity the adapter yields goes to (the rules ``validate`` checks)."""
+    routing = route_entities(deployment.feeds[feed_id], type(adapter), deployment.topics)
+    if routing.problems:
+        raise ConfigError(
+            [
+                Problem("topics.yaml", None, ".".join(("feeds", feed_id, *p.key)), p.message)
+                for p in routing.problems
+            ]
         )
-    return routed
+    return routing.routes
 
 
 async def build_feed_runner(

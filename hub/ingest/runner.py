@@ -36,9 +36,6 @@ log = logging.getLogger(__name__)
 
 _FLUSH_EVERY = 5_000
 _WRITES_IN_FLIGHT = 2
-_DEFAULT_INTERVAL_S = 60.0
-_DEFAULT_MIN_TTL_S = 10.0
-_DEFAULT_MAX_TTL_S = 600.0
 
 
 @dataclass(frozen=True)
@@ -284,27 +281,13 @@ class FeedRunner:
         except Exception:
             log.exception("could not record the status of feed %s", self.feed_id)
 
-    def next_delay_s(self) -> float:
-        """Seconds until the next cycle: the fixed interval, or the source's TTL within bounds."""
-        schedule = self.feed.schedule
-        if schedule is None:
-            return _DEFAULT_INTERVAL_S
-        if schedule.interval is not None:
-            return schedule.interval.total_seconds()
-        low = schedule.min_interval.total_seconds() if schedule.min_interval else _DEFAULT_MIN_TTL_S
-        high = (
-            schedule.max_interval.total_seconds() if schedule.max_interval else _DEFAULT_MAX_TTL_S
-        )
-        ttl = self.ttl_hint_s if self.ttl_hint_s is not None else low
-        return min(high, max(low, ttl))
-
     async def run_forever(self, shutdown: asyncio.Event) -> None:
         """Run cycles until ``shutdown`` is set."""
         await self.load_status()
         while not shutdown.is_set():
             await self.run_cycle()
             try:
-                await asyncio.wait_for(shutdown.wait(), self.next_delay_s())
+                await asyncio.wait_for(shutdown.wait(), self.feed.next_run_in_s(self.ttl_hint_s))
             except TimeoutError:
                 continue
 

@@ -142,18 +142,40 @@ def _rule_problems(
     return problems, produced
 
 
+def _table_problems(spec: MappingSpec, rule: FieldRule, given: Any) -> tuple[list[Problem], Any]:
+    """What is wrong with the rule's lookup table for a source of type ``given``, and the
+    type the table produces (None when there is no such table)."""
+    here = ("fields", rule.target, "table")
+    table = spec.tables.get(rule.table or "")
+    if table is None:
+        return [spec.problem(here, f"no table {rule.table!r}")], None
+    symbols = [s for b in _non_null(given) if isinstance(b, dict) for s in b.get("symbols", [])]
+    missing = [s for s in symbols if s not in table]
+    problems = []
+    if missing and not rule.has_default:
+        problems.append(
+            spec.problem(
+                here,
+                f"table {rule.table!r} misses source symbols {', '.join(missing)} "
+                "(add them or a default)",
+            )
+        )
+    values = {type(v).__name__ for v in table.values()}
+    produced = "string" if values <= {"str"} else "long" if values <= {"int"} else "double"
+    return problems, produced
+
+
 def check_mapping(
     spec: MappingSpec, source_schema: dict[str, Any], target_schema: dict[str, Any]
 ) -> list[Problem]:
     """Every problem of ``spec`` against the two schemas, each naming file, line and field."""
-    problems: list[Problem] = []
     target = _fields(target_schema)
     produced = {rule.target for rule in spec.rules}
-    for name, field in target.items():
-        if name not in produced and "default" not in field:
-            problems.append(
-                spec.problem(("fields",), f"target field {name!r} is required but not produced")
-            )
+    problems = [
+        spec.problem(("fields",), f"target field {name!r} is required but not produced")
+        for name, field in target.items()
+        if name not in produced and "default" not in field
+    ]
     for rule in spec.rules:
         here = ("fields", rule.target)
         wanted = target.get(rule.target)
@@ -175,29 +197,10 @@ def check_mapping(
         given = {"type": given_type}
         produced_type: Any = given["type"]
         if rule.table is not None:
-            table = spec.tables.get(rule.table)
-            if table is None:
-                problems.append(spec.problem((*here, "table"), f"no table {rule.table!r}"))
+            extra, produced_type = _table_problems(spec, rule, given["type"])
+            problems += extra
+            if produced_type is None:
                 continue
-            symbols = [
-                s
-                for b in _non_null(given["type"])
-                if isinstance(b, dict)
-                for s in b.get("symbols", [])
-            ]
-            missing = [s for s in symbols if s not in table]
-            if missing and not rule.has_default:
-                problems.append(
-                    spec.problem(
-                        (*here, "table"),
-                        f"table {rule.table!r} misses source symbols {', '.join(missing)} "
-                        "(add them or a default)",
-                    )
-                )
-            values = {type(v).__name__ for v in table.values()}
-            produced_type = (
-                "string" if values <= {"str"} else "long" if values <= {"int"} else "double"
-            )
         if rule.unit is not None:
             if tuple(rule.unit) not in UNIT_FACTORS:
                 problems.append(

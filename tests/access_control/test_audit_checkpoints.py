@@ -19,13 +19,11 @@ from hub.access.tables import audit_log
 from hub.broker import EmbeddedBroker
 from hub.db import create_schema, make_engine
 from hub.kafka import Cluster, Outgoing, get_backend
+from tests.access_control.entries import append_publishes
 
 
 async def fill(log: AuditLog, n: int) -> None:
-    for i in range(n):
-        await log.append(
-            key_id="tk_0123", action="publish", topic="kaga.bus.v1", outcome="ok", amount=i + 1
-        )
+    await append_publishes(log, n, first=1)
 
 
 async def keep_only(engine: AsyncEngine, last_seq: int) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from hub.broker import free_port
-from tests.test_acceptance_foundation import tsunagu
+from tests.cli import tsunagu
 from tests.test_up import start, wait_ready, write_deployment
 
 TOPIC = "upcity.test.counters.v1"
@@ -34,7 +34,8 @@ def publish(url: str, key: str, body: bytes) -> int | None:
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             response.read()
-            return response.status
+            status: int = response.status  # urlopen's result is untyped
+            return status
     except urllib.error.HTTPError as exc:
         return exc.code
     except OSError:

@@ -14,10 +14,11 @@ from click.testing import CliRunner, Result
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.access import AuditLog
-from hub.access.audit import GENESIS_HASH, AuditEntry, AuditSeal, audit_seal, entry_hash
+from hub.access.audit import GENESIS_HASH, AuditEntry, AuditSeal, entry_hash
 from hub.access.cli import audit
 from hub.access.tables import audit_log
-from hub.db import create_schema, make_engine
+from hub.db import make_engine
+from tests.access_control.entries import fill_store
 
 
 @pytest.fixture
@@ -32,24 +33,7 @@ def verify(store_url: str) -> Result:
 def fill(store_url: str, n: int) -> None:
     """`n` entries written as the hub writes them: keyed with the key it makes beside the
     store, checkpointed beside the store."""
-
-    async def run() -> None:
-        engine = make_engine(store_url)
-        try:
-            await create_schema(engine)
-            log = AuditLog(engine, seal=audit_seal(store_url, create=True))
-            for i in range(n):
-                await log.append(
-                    key_id="tk_0123456789abcdef",
-                    action="publish",
-                    topic="kaga.bus.v1",
-                    outcome="ok",
-                    amount=i + 1,
-                )
-        finally:
-            await engine.dispose()
-
-    asyncio.run(run())
+    fill_store(store_url, n, first=1, sealed=True)
 
 
 def rows(store_url: str) -> list[AuditEntry]:

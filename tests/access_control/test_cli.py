@@ -14,10 +14,11 @@ import sqlalchemy as sa
 from click.testing import CliRunner, Result
 from sqlalchemy.exc import SQLAlchemyError
 
-from hub.access import AuditLog, KeyStore
+from hub.access import KeyStore
 from hub.access.cli import audit, keys
 from hub.access.tables import audit_log
-from hub.db import create_schema, make_engine
+from hub.db import make_engine
+from tests.access_control.entries import fill_store
 from tests.conftest import service_missing
 from tests.pg import PG_URL
 
@@ -52,26 +53,6 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 def invoke(group: object, store_url: str, *args: str) -> Result:
     return CliRunner().invoke(group, [*args, "--store", store_url])  # type: ignore[arg-type]
-
-
-def fill_audit(store_url: str, n: int) -> None:
-    async def run() -> None:
-        engine = make_engine(store_url)
-        try:
-            await create_schema(engine)
-            log = AuditLog(engine)
-            for i in range(n):
-                await log.append(
-                    key_id="tk_0123456789abcdef",
-                    action="publish",
-                    topic="kaga.bus.v1",
-                    outcome="ok",
-                    amount=i,
-                )
-        finally:
-            await engine.dispose()
-
-    asyncio.run(run())
 
 
 def execute(store_url: str, statement: sa.Executable) -> None:
@@ -147,7 +128,7 @@ def test_bad_input_and_unknown_keys_exit_non_zero(store_url: str) -> None:
 
 
 def test_audit_verify_names_an_edited_entry(store_url: str) -> None:
-    fill_audit(store_url, 5)
+    fill_store(store_url, 5)
     intact = invoke(audit, store_url, "verify")
     assert intact.exit_code == 0, intact.output
     assert "intact: 5 entries" in intact.output
@@ -160,7 +141,7 @@ def test_audit_verify_names_an_edited_entry(store_url: str) -> None:
 
 
 def test_audit_verify_names_a_removed_entry(store_url: str) -> None:
-    fill_audit(store_url, 5)
+    fill_store(store_url, 5)
     execute(store_url, audit_log.delete().where(audit_log.c.seq == 2))
     broken = invoke(audit, store_url, "verify")
     assert broken.exit_code == 1
@@ -168,7 +149,7 @@ def test_audit_verify_names_a_removed_entry(store_url: str) -> None:
 
 
 def test_audit_tail(store_url: str) -> None:
-    fill_audit(store_url, 5)
+    fill_store(store_url, 5)
     tail = invoke(audit, store_url, "tail", "-n", "2")
     assert tail.exit_code == 0
     lines = tail.output.strip().splitlines()

@@ -13,7 +13,8 @@ from hub.access import AuditLog, Grant, KeyStore, UnknownKeyError
 from hub.access.audit import GENESIS_HASH, entry_hash
 from hub.access.tables import audit_log, keys
 from hub.db import make_engine
-from tests.access_control.conftest import PgSchema
+from tests.access_control.entries import append_publishes
+from tests.pg import PgSchema
 
 
 async def test_key_is_shown_once_and_stored_only_as_a_digest(engine: AsyncEngine) -> None:
@@ -89,16 +90,7 @@ async def test_grant_replaces_expiry_and_ungrant_removes(engine: AsyncEngine) ->
 
 
 async def append_some(log: AuditLog, n: int) -> None:
-    for i in range(n):
-        await log.append(
-            key_id="tk_0123456789abcdef",
-            action="publish",
-            topic="kaga.bus.v1",
-            outcome="ok",
-            amount=i,
-            size_bytes=100 * i,
-            client="127.0.0.1",
-        )
+    await append_publishes(log, n, size_bytes=100, client="127.0.0.1")
 
 
 async def test_audit_chain_links_every_entry(engine: AsyncEngine) -> None:

@@ -16,8 +16,15 @@ import pytest
 
 from hub.broker import free_port
 from tests.adapters.gtfs_feeds import BROKEN, GTFS
-from tests.test_cli_against_hub import tsunagu
+from tests.cli import tsunagu
 from tests.test_up import start, wait_ready
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves files without a log line per request on the test's stderr."""
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
 
 
 @pytest.fixture
@@ -27,8 +34,7 @@ def feed_directory(tmp_path: Path) -> Iterator[str]:
     root.mkdir()
     (root / "cairns.zip").write_bytes((GTFS / "cairns_gtfs.zip").read_bytes())
     (root / "broken.zip").write_bytes((BROKEN / "duplicate_stop_sequence.zip").read_bytes())
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    handler.log_message = lambda *args: None  # type: ignore[assignment, attr-defined]
+    handler = functools.partial(QuietHandler, directory=str(root))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -12,10 +12,9 @@ import pytest
 
 from hub.broker import EmbeddedBroker
 from hub.db import create_schema, make_engine
-from hub.errors import BrokerStartError
 from hub.kafka import Cluster
 from hub.registry import RegistryStore
-from tests.conftest import REPO, service_missing
+from tests.conftest import REPO, embedded_broker
 from tests.hub_registry import HUB_AUTH, hub_registry_app
 from tests.ingest_runtime.harness import serve
 
@@ -28,13 +27,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 @pytest.fixture(scope="session")
 def broker_b(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
     """Area B's own cluster: a second embedded broker."""
-    instance = EmbeddedBroker(log_dir=tmp_path_factory.mktemp("broker-b"))
-    try:
-        instance.start()
-    except BrokerStartError as exc:
-        service_missing(f"second embedded Kafka broker: {exc}")
-    yield instance
-    instance.stop()
+    yield from embedded_broker(tmp_path_factory, "broker-b", "second embedded Kafka broker")
 
 
 @dataclass

@@ -7,7 +7,6 @@ import asyncio
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from hub.connections import Connections, EmbeddedEndpoints
 from hub.kafka import Cluster, Outgoing, get_backend
 from hub.schemas import SchemaCatalogue
 from tests.bridging.conftest import FIXTURES, REGISTRY_AUTH
+from tests.cli import CLI
 
 BRIDGE = "kaga-to-ishikawa"
 
@@ -149,9 +149,7 @@ bridges:
         self.log_files.append(log)
         process = subprocess.Popen(
             [
-                sys.executable,
-                "-c",
-                "from hub.cli import main; main()",
+                *CLI,
                 "bridge",
                 "--name",
                 BRIDGE,

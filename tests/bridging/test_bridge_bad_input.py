@@ -50,7 +50,9 @@ async def test_undecodable_and_unmappable_records_go_to_the_dead_letter_topic(
     await world.apply()
     good = [position(i) for i in range(5)]
     not_a_urn = {**position(99), "id": "bus-99"}  # the id template needs an NGSI-LD URN
-    values = [(str(r["id"]).encode(), world.encoder.encode(r)) for r in good[:2]]
+    values: list[tuple[bytes, bytes | None]] = [
+        (str(r["id"]).encode(), world.encoder.encode(r)) for r in good[:2]
+    ]
     values += [
         (b"unknown-schema", header(987_654) + b"\x00\x02"),  # no such id in Kaga's registry
         (b"not-avro", b'{"id": "bus-1", "lat": 36.3}'),  # JSON, no Confluent frame

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +14,7 @@ import aiohttp
 
 from hub.broker import free_port
 from tests.bridging.processes import BRIDGE, TopicReader, World
+from tests.cli import CLI
 
 
 async def _get(session: aiohttp.ClientSession, url: str) -> tuple[int, str]:
@@ -41,9 +41,7 @@ async def test_up_runs_the_bridges_of_its_configuration(
     log = (tmp_path / "up.log").open("wb")
     process = subprocess.Popen(
         [
-            sys.executable,
-            "-c",
-            "from hub.cli import main; main()",
+            *CLI,
             "up",
             "--config",
             str(world.config),

@@ -23,23 +23,8 @@ from hub.mapping import check_mapping, load_mapping
 from hub.registry.client import RegistryClient
 from hub.schemas import SchemaCatalogue
 from tests.bridging.conftest import FIXTURES, REGISTRY_AUTH, TwoAreas
+from tests.bridging.processes import position
 from tests.ingest_runtime.harness import _read_messages
-
-
-def position(i: int) -> dict[str, object]:
-    return {
-        "id": f"urn:ngsi-ld:Vehicle:kaga:bus-{i}",
-        "area": "kaga",
-        "source_feed": "kaga-bus",
-        "observed_at": 1_700_000_012_345 + i,
-        "ingested_at": 1_700_000_020_000,
-        "vehicle_id": f"bus-{i}",
-        "vehicle_label": str(100 + i),
-        "route_id": "r1",
-        "latitude": 36.3,
-        "longitude": 136.3,
-        "speed": 10.0,
-    }
 
 
 async def test_positions_of_kaga_arrive_in_ishikawas_vocabulary(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 from pathlib import Path
+
+from tests.cli import tsunagu
 
 from .conftest import copy_fixture
 
@@ -13,12 +14,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def run_validate(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", "from hub.cli import main; main()", "validate", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return tsunagu("validate", *args)
 
 
 def test_three_errors_are_located_and_exit_nonzero() -> None:

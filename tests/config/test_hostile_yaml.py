@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import resource
 import subprocess
-import sys
 import tracemalloc
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 
 from hub.broker import free_port
 from hub.config.yaml_source import MAX_BYTES, MAX_NODES, read_yaml
+from tests.cli import CLI
 
 from .conftest import copy_fixture, expectations
 
@@ -34,7 +34,7 @@ def _limited_memory() -> None:
 def validate_hostile(path: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [
-            *(sys.executable, "-c", "from hub.cli import main; main()"),
+            *CLI,
             *("validate", "--config", str(path)),
         ],
         capture_output=True,
@@ -191,7 +191,8 @@ def test_up_refuses_partitions_out_of_range_before_starting_anything(tmp_path: P
     )
     result = subprocess.run(
         [
-            *(sys.executable, "-c", "from hub.cli import main; main()", "up"),
+            *CLI,
+            "up",
             *("--config", str(config), "--schemas", str(schemas)),
         ],
         capture_output=True,

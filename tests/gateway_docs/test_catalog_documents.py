@@ -87,6 +87,7 @@ async def test_dcat_catalogue_is_rdf_with_one_dataset_per_topic(hub: RunningHub)
         assert set(by_id) == {hub.positions, hub.sensors}
 
         positions = by_id[hub.positions]
+        assert isinstance(positions, URIRef)
         assert graph.value(positions, DCTERMS.accrualPeriodicity) == FREQ.CONT
         assert graph.value(by_id[hub.sensors], DCTERMS.accrualPeriodicity) == FREQ.HOURLY
         assert graph.value(positions, DCTERMS.license) == URIRef(

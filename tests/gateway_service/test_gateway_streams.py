@@ -4,8 +4,6 @@ embedded broker and registry."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from typing import Any
 
 import aiohttp
 import confluent_kafka
@@ -16,66 +14,7 @@ from hub.access import Grant, KeyStore
 from hub.gateway.fanout import Filter, Start, TopicFanout
 from hub.gateway.publish import PublishLimits
 from tests.gateway_service.conftest import GatewayEnv
-
-
-def position(i: int, *, lat: float = 36.3, lon: float = 136.3, route: str = "r1") -> dict[str, Any]:
-    return {
-        "id": f"urn:ngsi-ld:Vehicle:town:bus-{i}",
-        "route_id": route,
-        "latitude": lat,
-        "longitude": lon,
-        "observed_at": 1_700_000_000_000 + i,
-    }
-
-
-async def publish(
-    session: aiohttp.ClientSession,
-    gw: GatewayEnv,
-    topic: str,
-    records: list[dict[str, Any]],
-    **headers: str,
-) -> aiohttp.ClientResponse:
-    response = await session.post(
-        f"{gw.base}/v1/topics/{topic}/records",
-        data=orjson.dumps(records),
-        headers={"X-API-Key": gw.key, "Content-Type": "application/json", **headers},
-    )
-    await response.read()
-    return response
-
-
-async def sse_events(
-    session: aiohttp.ClientSession, url: str, headers: dict[str, str] | None = None
-) -> AsyncIterator[tuple[str, dict[str, Any]]]:
-    """(id, data) of each record event of an SSE stream."""
-    async with session.get(url, headers=headers or {}) as response:
-        assert response.status == 200, await response.text()
-        assert response.headers["Content-Type"] == "text/event-stream"
-        event: dict[str, str] = {}
-        async for raw in response.content:
-            line = raw.decode().rstrip("\n")
-            if not line:
-                if event.get("event") == "record":
-                    yield event["id"], orjson.loads(event["data"])
-                event = {}
-                continue
-            if line.startswith(":"):
-                continue
-            name, _, value = line.partition(": ")
-            event[name] = value
-
-
-async def collect(stream: AsyncIterator[Any], count: int, timeout: float = 30.0) -> list[Any]:
-    got: list[Any] = []
-
-    async def run() -> None:
-        async for item in stream:
-            got.append(item)
-            if len(got) >= count:
-                return
-
-    await asyncio.wait_for(run(), timeout)
-    return got
+from tests.gateway_service.harness import collect, position, publish, sse_events
 
 
 async def test_sse_delivers_published_records_with_a_bbox_filter(gw: GatewayEnv) -> None:

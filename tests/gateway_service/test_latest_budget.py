@@ -11,75 +11,42 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import confluent_kafka
 import orjson
 import pytest
-from aiohttp import web
 
-from hub.access import AccessControl, Grant, KeyStore
 from hub.gateway.fanout import Filter
 from hub.gateway.latest import LatestBudget, LatestState
-from hub.gateway.service import Gateway
 from hub.kafka import Cluster, Incoming, TopicSpec, get_backend
-from tests.gateway_service.conftest import SCHEMAS
-from tests.gateway_service.test_gateway_streams import position
-from tests.ingest_runtime.harness import ingest_env, serve
+from tests.gateway_service.harness import (
+    ServedGateway,
+    position,
+    produce_raw,
+    publish_ok,
+    served_gateway,
+)
 
 KIB = 1024
 
 
-class BudgetEnv:
-    def __init__(self, gateway: Gateway, base: str, key: str, topics: dict[str, str]) -> None:
-        self.gateway = gateway
-        self.base = base
-        self.key = key
-        self.topics = topics
+class BudgetEnv(ServedGateway):
+    """Three public topics of 2 partitions, `big`, `small1` and `small2`, under budgets of
+    64 KiB per topic and in total."""
+
+
+BUDGETS = "  gateway:\n    latest: {max_bytes_per_topic: 64KiB, max_bytes_total: 64KiB}"
 
 
 @pytest.fixture
 async def bx(tmp_path: Path, cluster: Cluster, unique: str) -> AsyncIterator[BudgetEnv]:
-    topics = {name: f"town.test.{name}-{unique}.v1" for name in ("big", "small1", "small2")}
-    declared = "".join(
-        f"""
-      {topic}:
-        area: town
-        schema: test.gateway.Position
-        partitions: 2
-        licence: CC-BY-4.0
-        publisher: Test Town
-        access: public"""
-        for topic in topics.values()
-    )
-    yaml = f"""
-    version: 1
-    hub:
-      gateway:
-        latest: {{max_bytes_per_topic: 64KiB, max_bytes_total: 64KiB}}
-    areas:
-      town: {{title: Test Town}}
-    topics:{declared}
-    """
-    async with ingest_env(tmp_path, cluster.bootstrap_servers, SCHEMAS, yaml) as env:
-        engine = env.store.engine
-        access = AccessControl.from_deployment(engine, env.deployment)
-        issued = await KeyStore(engine).create("publisher", grants=(Grant("town.*", "publish"),))
-        gateway = Gateway(env.deployment, env.catalogue, env.connections, engine, access=access)
-        app = web.Application()
-        gateway.routes(app)
-        async with serve(app) as base:
-            yield BudgetEnv(gateway, base, issued.plaintext, topics)
-        await gateway.close()
+    topics = {name: {"partitions": 2} for name in ("big", "small1", "small2")}
+    async with served_gateway(BudgetEnv, tmp_path, cluster, topics, unique, hub=BUDGETS) as bx:
+        yield bx
 
 
 async def publish(session: aiohttp.ClientSession, bx: BudgetEnv, topic: str, count: int) -> None:
     for first in range(0, count, 1000):
         records = [position(i) for i in range(first, min(count, first + 1000))]
-        async with session.post(
-            f"{bx.base}/v1/topics/{topic}/records",
-            data=orjson.dumps(records),
-            headers={"X-API-Key": bx.key, "Content-Type": "application/json"},
-        ) as response:
-            assert response.status == 200, await response.text()
+        await publish_ok(session, bx, topic, records)
 
 
 async def latest(session: aiohttp.ClientSession, bx: BudgetEnv, topic: str) -> tuple[int, Any]:
@@ -162,17 +129,9 @@ async def test_building_a_state_over_budget_allocates_about_the_budget(
     await admin.create_topics([TopicSpec(topic, partitions=2)])
     await admin.close()
 
-    def produce() -> None:
-        producer = confluent_kafka.Producer({"bootstrap.servers": cluster.bootstrap_servers})
-        for i in range(20_000):  # about 8 MB of state unbounded
-            producer.produce(
-                topic, key=b"key-%d" % i, value=orjson.dumps({"n": i, "pad": "x" * 300})
-            )
-            if i % 1000 == 0:
-                producer.poll(0)
-        assert producer.flush(30) == 0
-
-    await asyncio.to_thread(produce)
+    # About 8 MB of state unbounded.
+    values = [(b"key-%d" % i, orjson.dumps({"n": i, "pad": "x" * 300})) for i in range(20_000)]
+    await asyncio.to_thread(produce_raw, cluster.bootstrap_servers, topic, values)
 
     async def decode(value: bytes) -> dict[str, Any]:
         decoded: dict[str, Any] = orjson.loads(value)

@@ -5,10 +5,7 @@ never read, against a real gateway on loopback and the real broker."""
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -18,16 +15,19 @@ from typing import Any
 import aiohttp
 import orjson
 import pytest
-from aiohttp import web
 
-from hub.access import AccessControl, Grant, KeyStore
-from hub.gateway.service import Gateway
+from hub.access import Grant, KeyStore
 from hub.gateway.streams import StreamLimits
 from hub.kafka import Cluster
 from hub.metrics import REGISTRY
-from tests.gateway_service.conftest import SCHEMAS
-from tests.gateway_service.test_gateway_streams import position
-from tests.ingest_runtime.harness import IngestEnv, ingest_env, serve
+from tests.cli import tsunagu
+from tests.gateway_service.harness import (
+    ServedGateway,
+    position,
+    publish_ok,
+    served_gateway,
+    sse_frames,
+)
 
 # Small enough that a few thousand records overflow a subscriber that does not read.
 LIMITS = StreamLimits(
@@ -35,72 +35,33 @@ LIMITS = StreamLimits(
 )
 
 
-@dataclass
-class Env:
-    env: IngestEnv
-    gateway: Gateway
-    base: str
-    public: str  # readable by anyone, 3 partitions
-    private: str  # readable only with a grant
-    publisher: str  # may publish and read every town topic
-    keys: KeyStore
-    access: AccessControl
-    store_url: str
+class Env(ServedGateway):
+    @property
+    def public(self) -> str:
+        """Readable by anyone, 3 partitions."""
+        return self.topics["public"]
+
+    @property
+    def private(self) -> str:
+        """Readable only with a grant."""
+        return self.topics["private"]
+
+    @property
+    def store_url(self) -> str:
+        """The runtime store, for a CLI in another process."""
+        return f"sqlite:///{self.env.tmp / 'runtime.db'}"
 
 
 @pytest.fixture
 async def env(tmp_path: Path, cluster: Cluster, unique: str) -> AsyncIterator[Env]:
-    public = f"town.test.public-{unique}.v1"
-    private = f"town.test.private-{unique}.v1"
-    yaml = f"""
-    version: 1
-    areas:
-      town: {{title: Test Town}}
-    topics:
-      {public}:
-        area: town
-        schema: test.gateway.Position
-        partitions: 3
-        licence: CC-BY-4.0
-        publisher: Test Town
-        access: public
-      {private}:
-        area: town
-        schema: test.gateway.Position
-        licence: CC-BY-4.0
-        publisher: Test Town
-        access: granted
-    """
-    async with ingest_env(tmp_path, cluster.bootstrap_servers, SCHEMAS, yaml) as ienv:
-        engine = ienv.store.engine
-        access = AccessControl.from_deployment(engine, ienv.deployment)
-        keys = KeyStore(engine)
-        issued = await keys.create(
-            "publisher", grants=(Grant("town.*", "publish"), Grant("town.*", "read"))
-        )
-        gateway = Gateway(
-            ienv.deployment,
-            ienv.catalogue,
-            ienv.connections,
-            engine,
-            access=access,
-            stream_limits=LIMITS,
-        )
-        app = web.Application()
-        gateway.routes(app)
-        async with serve(app) as base:
-            yield Env(
-                ienv,
-                gateway,
-                base,
-                public,
-                private,
-                issued.plaintext,
-                keys,
-                access,
-                f"sqlite:///{tmp_path / 'runtime.db'}",
-            )
-        await gateway.close()
+    topics: dict[str, dict[str, object]] = {
+        "public": {"partitions": 3},
+        "private": {"access": "granted"},
+    }
+    async with served_gateway(
+        Env, tmp_path, cluster, topics, unique, stream_limits=LIMITS
+    ) as served:
+        yield served
 
 
 def metric(name: str, topic: str) -> float:
@@ -120,15 +81,6 @@ async def eventually(check: Callable[[], bool], what: str, timeout: float = 45.0
         await asyncio.sleep(0.1)
 
 
-async def publish(session: aiohttp.ClientSession, env: Env, topic: str, records: list[Any]) -> None:
-    async with session.post(
-        f"{env.base}/v1/topics/{topic}/records",
-        data=orjson.dumps(records),
-        headers={"X-API-Key": env.publisher, "Content-Type": "application/json"},
-    ) as response:
-        assert response.status == 200, await response.text()
-
-
 # --- SSE and WebSocket readers that report every event and how the stream ended -----------
 
 
@@ -145,19 +97,11 @@ class Seen:
 async def read_sse(session: aiohttp.ClientSession, url: str, key: str, seen: Seen) -> None:
     async with session.get(url, headers={"X-API-Key": key}) as response:
         assert response.status == 200, await response.text()
-        event: dict[str, str] = {}
-        async for raw in response.content:
-            line = raw.decode().rstrip("\n")
-            if line:
-                if not line.startswith(":"):
-                    name, _, value = line.partition(": ")
-                    event[name] = value
-                continue
+        async for event in sse_frames(response):
             if event.get("event") == "record":
                 seen.records.append(orjson.loads(event["data"]))
             elif event.get("event"):
                 seen.ended = {"event": event["event"], **orjson.loads(event["data"])}
-            event = {}
 
 
 async def read_ws(session: aiohttp.ClientSession, url: str, key: str, seen: Seen) -> None:
@@ -177,6 +121,18 @@ async def wait_subscribed(env: Env, topic: str, count: int) -> None:
     )
 
 
+async def subscribe_both(
+    env: Env, session: aiohttp.ClientSession, url: str, key: str, sse: Seen, ws: Seen
+) -> list[asyncio.Task[None]]:
+    """An SSE and a WebSocket reader of the private topic's `url`, once both are subscribed."""
+    tasks = [
+        asyncio.create_task(read_sse(session, url, key, sse)),
+        asyncio.create_task(read_ws(session, url, key, ws)),
+    ]
+    await wait_subscribed(env, env.private, 2)
+    return tasks
+
+
 async def closed_streams(env: Env, outcome: str) -> list[str]:
     """The details of the audit entries of streams that were closed with `outcome`."""
     await env.access.flush()
@@ -185,7 +141,8 @@ async def closed_streams(env: Env, outcome: str) -> list[str]:
         for e in await env.access.audit.tail(50)
         if e.action == "subscribe"
         and e.outcome == outcome
-        and (e.detail or "").startswith("stream closed")
+        and e.detail is not None
+        and e.detail.startswith("stream closed")
     ]
 
 
@@ -197,31 +154,18 @@ async def test_a_key_revoked_in_another_process_closes_its_open_streams(env: Env
     url = f"{env.base}/v1/topics/{env.private}/stream"
     sse, ws = Seen([]), Seen([])
     async with aiohttp.ClientSession() as session:
-        tasks = [
-            asyncio.create_task(read_sse(session, url, reader.plaintext, sse)),
-            asyncio.create_task(read_ws(session, url, reader.plaintext, ws)),
-        ]
-        await wait_subscribed(env, env.private, 2)
-        await publish(session, env, env.private, [position(1)])
+        tasks = await subscribe_both(env, session, url, reader.plaintext, sse, ws)
+        await publish_ok(session, env, env.private, [position(1)])
         await eventually(lambda: len(sse.records) == len(ws.records) == 1, "the first record")
         # `tsunagu keys revoke` in its own process, against the same store.
         revoke = await asyncio.to_thread(
-            subprocess.run,
-            [
-                *(sys.executable, "-c", "from hub.cli import main; main()"),
-                *("keys", "revoke", reader.info.key_id, "--store", env.store_url),
-            ],
-            capture_output=True,
-            text=True,
-            cwd=Path(__file__).parents[2],
-            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
-            check=False,
+            tsunagu, "keys", "revoke", reader.info.key_id, "--store", env.store_url
         )
         assert revoke.returncode == 0, revoke.stderr
-        await publish(session, env, env.private, [position(2)])
+        await publish_ok(session, env, env.private, [position(2)])
         await asyncio.wait_for(asyncio.gather(*tasks), 45)
         # Both streams ended on their own, saying why; nothing after it reached the client.
-        await publish(session, env, env.private, [position(3)])
+        await publish_ok(session, env, env.private, [position(3)])
         async with session.get(url, headers={"X-API-Key": reader.plaintext}) as again:
             assert again.status == 401
     assert sse.ended is not None
@@ -258,16 +202,12 @@ async def test_a_stream_stops_when_its_grant_expires(env: Env) -> None:
     url = f"{env.base}/v1/topics/{env.private}/stream"
     sse, ws = Seen([]), Seen([])
     async with aiohttp.ClientSession() as session:
-        tasks = [
-            asyncio.create_task(read_sse(session, url, reader.plaintext, sse)),
-            asyncio.create_task(read_ws(session, url, reader.plaintext, ws)),
-        ]
-        await wait_subscribed(env, env.private, 2)
-        await publish(session, env, env.private, [position(1)])
+        tasks = await subscribe_both(env, session, url, reader.plaintext, sse, ws)
+        await publish_ok(session, env, env.private, [position(1)])
         # Keep publishing until well after the expiry: nothing published after it arrives.
         n = 100
         while time.time_ns() // 1_000_000 < expires + 3000 and not all(t.done() for t in tasks):
-            await publish(session, env, env.private, [position(n)])
+            await publish_ok(session, env, env.private, [position(n)])
             n += 1
             await asyncio.sleep(0.2)
         await asyncio.wait_for(asyncio.gather(*tasks), 45)
@@ -306,7 +246,7 @@ BAD = [
 
 async def test_every_bad_stream_parameter_is_a_400_naming_it(env: Env) -> None:
     async with aiohttp.ClientSession() as session:
-        await publish(session, env, env.public, [position(i) for i in range(30)])
+        await publish_ok(session, env, env.public, [position(i) for i in range(30)])
         base = f"{env.base}/v1/topics/{env.public}/stream"
         for query, name in BAD:
             async with session.get(f"{base}?{query}") as response:
@@ -323,7 +263,7 @@ async def test_every_bad_stream_parameter_is_a_400_naming_it(env: Env) -> None:
 
 async def test_a_resume_token_past_the_end_explains_which_partition(env: Env) -> None:
     async with aiohttp.ClientSession() as session:
-        await publish(session, env, env.public, [position(i) for i in range(30)])
+        await publish_ok(session, env, env.public, [position(i) for i in range(30)])
         url = f"{env.base}/v1/topics/{env.public}/stream?resume=0-0.1-0.2-900000"
         async with session.get(url) as response:
             assert response.status == 400
@@ -348,7 +288,7 @@ async def raw_connect(env: Env) -> socket.socket:
 
 async def read_all(sock: socket.socket) -> bytes:
     loop = asyncio.get_running_loop()
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         chunk = await asyncio.wait_for(loop.sock_recv(sock, 1 << 16), 30)
         if not chunk:
@@ -362,7 +302,9 @@ async def flood(env: Env, until: Callable[[], bool]) -> None:
         for batch in range(40):
             if until():
                 return
-            await publish(session, env, env.public, [position(batch * 500 + i) for i in range(500)])
+            await publish_ok(
+                session, env, env.public, [position(batch * 500 + i) for i in range(500)]
+            )
             await asyncio.sleep(0.5)
         await eventually(until, "the overflow")
 

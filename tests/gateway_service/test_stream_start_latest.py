@@ -15,27 +15,18 @@ import aiohttp
 import orjson
 
 from tests.gateway_service.conftest import GatewayEnv
-from tests.gateway_service.test_gateway_streams import position, publish
+from tests.gateway_service.harness import position, publish, sse_frames
 
 
 async def _records_after_subscribing(
     response: aiohttp.ClientResponse, subscribed: asyncio.Event
 ) -> AsyncIterator[dict[str, Any]]:
     """Each record event's data; ``subscribed`` is set once the gateway says it subscribed."""
-    event: dict[str, str] = {}
-    async for raw in response.content:
-        line = raw.decode().rstrip("\n")
-        if line == ": subscribed":
+    async for event in sse_frames(response):
+        if event.get("") == "subscribed":
             subscribed.set()
-        if not line:
-            if event.get("event") == "record":
-                yield orjson.loads(event["data"])
-            event = {}
-            continue
-        if line.startswith(":"):
-            continue
-        name, _, value = line.partition(": ")
-        event[name] = value
+        if event.get("event") == "record":
+            yield orjson.loads(event["data"])
 
 
 async def test_start_latest_delivers_only_what_is_published_after_subscribing(

@@ -11,77 +11,44 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import confluent_kafka
 import orjson
 import pytest
-from aiohttp import web
 
-from hub.access import AccessControl, Grant, KeyStore
 from hub.codec import header
-from hub.gateway.service import Gateway
 from hub.kafka import Cluster
 from hub.metrics import REGISTRY
 from hub.schemas.check import check_schemas
-from tests.gateway_service.conftest import SCHEMAS
-from tests.gateway_service.test_gateway_streams import collect, position, publish, sse_events
-from tests.ingest_runtime.harness import IngestEnv, ingest_env, serve
+from tests.gateway_service.harness import (
+    ServedGateway,
+    collect,
+    position,
+    produce_raw,
+    publish,
+    served_gateway,
+    sse_events,
+)
 
 
-class FormatsEnv:
-    def __init__(self, env: IngestEnv, base: str, key: str, avro: str, entities: str) -> None:
-        self.env = env
-        self.base = base
-        self.key = key
-        self.avro = avro
-        self.entities = entities
+class FormatsEnv(ServedGateway):
+    @property
+    def avro(self) -> str:
+        """A public compacted topic of Avro records, 2 partitions."""
+        return self.topics["states"]
+
+    @property
+    def entities(self) -> str:
+        """A public topic of NGSI-LD JSON entities, 2 partitions."""
+        return self.topics["vehicles"]
 
 
 @pytest.fixture
 async def fx(tmp_path: Path, cluster: Cluster, unique: str) -> AsyncIterator[FormatsEnv]:
-    avro = f"town.test.states-{unique}.v1"
-    entities = f"town.test.vehicles-{unique}.v1"
-    yaml = f"""
-    version: 1
-    areas:
-      town: {{title: Test Town}}
-    topics:
-      {avro}:
-        area: town
-        schema: test.gateway.Position
-        cleanup: compact
-        partitions: 2
-        licence: CC-BY-4.0
-        publisher: Test Town
-        access: public
-      {entities}:
-        area: town
-        schema: test.gateway.Position
-        format: ngsi-ld
-        partitions: 2
-        licence: CC-BY-4.0
-        publisher: Test Town
-        access: public
-    """
-    async with ingest_env(tmp_path, cluster.bootstrap_servers, SCHEMAS, yaml) as env:
-        engine = env.store.engine
-        access = AccessControl.from_deployment(engine, env.deployment)
-        issued = await KeyStore(engine).create(
-            "publisher", grants=(Grant("town.*", "publish"), Grant("town.*", "read"))
-        )
-        gateway = Gateway(env.deployment, env.catalogue, env.connections, engine, access=access)
-        app = web.Application()
-        gateway.routes(app)
-        async with serve(app) as base:
-            yield FormatsEnv(env, base, issued.plaintext, avro, entities)
-        await gateway.close()
-
-
-def produce_raw(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> None:
-    """Write bytes as they are, as a bridge or a foreign producer would."""
-    producer = confluent_kafka.Producer({"bootstrap.servers": bootstrap, "log_level": 3})
-    for key, value in records:
-        producer.produce(topic, key=key, value=value)
-    assert producer.flush(30) == 0
+    topics = {
+        "states": {"cleanup": "compact", "partitions": 2},
+        "vehicles": {"format": "ngsi-ld", "partitions": 2},
+    }
+    async with served_gateway(FormatsEnv, tmp_path, cluster, topics, unique) as served:
+        yield served
 
 
 def entity(i: int) -> dict[str, Any]:
@@ -120,7 +87,7 @@ async def test_a_topic_of_ngsi_ld_json_is_served_as_json_and_has_no_avro_subject
         events = await collect(sse_events(session, url), 5)
         assert sorted((e["record"] for _, e in events), key=lambda e: e["id"]) == sent
         # Publishing writes Avro: refused on a JSON topic, before anything is produced.
-        response = await publish(session, fx, fx.entities, [position(1)])  # type: ignore[arg-type]
+        response = await publish(session, fx, fx.entities, [position(1)])
         assert response.status == 415
         assert response.content_type == "application/problem+json"
     subjects = await fx.env.connections.registry_for("town").subjects()
@@ -141,13 +108,13 @@ async def test_undecodable_records_are_skipped_counted_and_logged_a_few_times(
     unknown_before = undecodable(fx.avro, "unknown-schema-id")
     async with aiohttp.ClientSession() as session:
         good = [position(i) for i in range(2)]
-        assert (await publish(session, fx, fx.avro, good)).status == 200  # type: ignore[arg-type]
+        assert (await publish(session, fx, fx.avro, good)).status == 200
         garbage = [(f"junk-{i}".encode(), b"not avro at all %d" % i) for i in range(300)]
         # A framed value whose schema id the registry does not have.
         garbage.append((b"stranger", header(987_654) + b"\x02x"))
         await asyncio.to_thread(produce_raw, fx.env.bootstrap, fx.avro, garbage)
         later = [position(i) for i in range(2, 4)]
-        assert (await publish(session, fx, fx.avro, later)).status == 200  # type: ignore[arg-type]
+        assert (await publish(session, fx, fx.avro, later)).status == 200
 
         async with session.get(f"{fx.base}/v1/topics/{fx.avro}/latest") as response:
             assert response.status == 200, await response.text()

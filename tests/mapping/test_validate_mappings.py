@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+
+from tests.cli import tsunagu
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -36,7 +37,7 @@ GOOD = {
 TABLE = "tables:\n  statuses: {INCOMING_AT: coming, STOPPED_AT: stopped, IN_TRANSIT_TO: moving}\n"
 
 # name -> (rules changed from GOOD (None: rule removed), expected line, expected message)
-BROKEN = {
+BROKEN: dict[str, tuple[dict[str, str | None], int, str]] = {
     "unset": ({"lat": None}, 5, "fields: target field 'lat' is required but not produced"),
     "string-to-int": (
         {"busNumber": "{from: vehicle_label}"},
@@ -99,20 +100,12 @@ def workspace(tmp_path: Path) -> Path:
 
 
 def validate(workspace: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from hub.cli import main; main()",
-            "validate",
-            "--config",
-            str(workspace / "topics.yaml"),
-            "--schemas",
-            str(workspace / "schemas"),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
+    return tsunagu(
+        "validate",
+        "--config",
+        str(workspace / "topics.yaml"),
+        "--schemas",
+        str(workspace / "schemas"),
     )
 
 

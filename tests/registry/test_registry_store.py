@@ -11,8 +11,9 @@ import pytest
 from hub.db import make_engine
 from hub.errors import IncompatibleSchemaError
 from hub.registry import CompatibilityLevel, RegistryResponseError, RegistryStore
+from tests.pg import PgSchema
 
-from .conftest import VEHICLE_POSITION, PgSchema, record, sqlite_engine
+from .conftest import VEHICLE_POSITION, record, sqlite_engine
 
 L = CompatibilityLevel
 

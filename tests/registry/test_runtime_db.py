@@ -11,8 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.db import async_url, create_schema, make_engine, metadata, write_transaction
 from hub.registry.store import schemas_table, versions_table
-
-from .conftest import PgSchema
+from tests.pg import PgSchema
 
 
 @pytest.mark.parametrize(
