@@ -39,6 +39,7 @@ __all__ = [
     "Fetched",
     "MalformedFeedError",
     "NotModified",
+    "SourceFetcher",
     "urn",
 ]
 
@@ -126,6 +127,18 @@ class Complete:
     prefix: str = ""
 
 
+class SourceFetcher(Protocol):
+    """What fetches a feed's sources for its adapter (the hub's conditional-GET fetcher);
+    declared here so adapters need not import the hub."""
+
+    async def fetch(
+        self, url: str, *, to_file: bool = False, conditional: bool = True
+    ) -> Fetched | NotModified:
+        """``url``'s body, or NotModified when the source says (or its hash shows) that
+        it has not changed since the last successful cycle."""
+        ...
+
+
 def urn(entity_type: str, namespace: str, *local: str) -> str:
     """An NGSI-LD style global id: ``urn:ngsi-ld:<Type>:<namespace>:<local id>``.
 
@@ -160,7 +173,7 @@ class CycleContext:
     url: str | None
     urls: Mapping[str, str]
     now_ms: int
-    fetcher: Any  # hub.ingest.fetch.Fetcher; typed loosely so adapters need not import the hub
+    fetcher: SourceFetcher
     ttl_hint_s: float | None = None
     notes: list[str] = field(default_factory=list)
     # Called as progress(stage, done, total) by long imports; the CLI draws a bar from it.
@@ -172,10 +185,7 @@ class CycleContext:
         """Fetch ``url`` (conditional GET); ``to_file`` streams a large body to disk;
         ``conditional=False`` always gets the body (for joining an unchanged file with a
         changed one)."""
-        result: Fetched | NotModified = await self.fetcher.fetch(
-            url, to_file=to_file, conditional=conditional
-        )
-        return result
+        return await self.fetcher.fetch(url, to_file=to_file, conditional=conditional)
 
     def suggest_ttl(self, seconds: float) -> None:
         """Tell the scheduler when the source says its data goes stale (GBFS ``ttl``); a feed
@@ -215,10 +225,10 @@ class Adapter(Protocol):
     # entity -> full name of the canonical schema its records follow; lets a feed with a
     # single ``topic:`` take just the entities that fit that topic.
     entity_schemas: ClassVar[Mapping[str, str]]
-    # Optional: entities that are reference data (a timetable's stops), for which a new
-    # ``observed_at`` alone is not a change worth republishing. Read with getattr, as
-    # adapters written before it need not declare it.
-    # reference_entities: ClassVar[frozenset[str]]
+    # Entities that are reference data (a timetable's stops), for which a new
+    # ``observed_at`` alone is not a change worth republishing; empty for most adapters.
+    # (An installed adapter written before it gets an empty set from adapters.registry.)
+    reference_entities: ClassVar[frozenset[str]]
 
     def __init__(self, options: BaseModel) -> None: ...
 

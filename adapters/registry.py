@@ -54,4 +54,9 @@ def adapter_class(name: str) -> type[Adapter]:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise AdapterNotFoundError(f"adapter {name!r} cannot be imported: {exc}") from exc
-    return cast("type[Adapter]", getattr(module, attribute))
+    cls = getattr(module, attribute)
+    if not hasattr(cls, "reference_entities"):
+        # Installed adapters written before the protocol named it have no reference data:
+        # a subclass says so, leaving the plug-in's own class as it was.
+        cls = type(cls.__name__, (cls,), {"reference_entities": frozenset()})
+    return cast("type[Adapter]", cls)

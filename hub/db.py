@@ -9,7 +9,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import MetaData, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import IntegrityError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -21,6 +23,7 @@ __all__ = [
     "create_schema",
     "make_engine",
     "metadata",
+    "upsert",
     "write_transaction",
 ]
 
@@ -127,6 +130,15 @@ async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnectio
         await conn.execution_options(**{_WRITE_OPTION: True})
         async with conn.begin():
             yield conn
+
+
+def upsert(engine: AsyncEngine, table: sa.Table, keys: list[str]) -> Any:
+    """An INSERT of ``table`` rows that updates every other column of a row whose ``keys``
+    already exist, in ``engine``'s dialect (SQLite or PostgreSQL)."""
+    module: Any = postgresql if engine.dialect.name == "postgresql" else sqlite
+    statement = module.insert(table)
+    updates = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys}
+    return statement.on_conflict_do_update(index_elements=keys, set_=updates)
 
 
 async def create_schema(engine: AsyncEngine) -> None:

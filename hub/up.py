@@ -17,12 +17,10 @@ import contextlib
 import importlib
 import logging
 import secrets
-import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -39,15 +37,17 @@ from hub.errors import IncompatibleSchemaError
 from hub.http.app import HubInfo, NotReady, add_readiness_check, create_app
 from hub.kafka import Admin
 from hub.metrics import set_ready
+from hub.parts import HubContext, Part
 from hub.registry.auth import INTERNAL_USER, RegistryWriters
 from hub.registry.binding import subject_topics
 from hub.registry.server import create_registry_app
 from hub.registry.store import RegistryStore
 from hub.schemas.catalogue import SchemaCatalogue
+from hub.signals import shutdown_event
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PARTS", "HubContext", "Part", "UpOptions", "run_up"]
+__all__ = ["PARTS", "UpOptions", "run_up"]
 
 
 @dataclass(frozen=True)
@@ -56,36 +56,6 @@ class UpOptions:
 
     config: Path
     schemas: Path
-
-
-@dataclass
-class HubContext:
-    """What a running hub offers its parts."""
-
-    deployment: Deployment
-    catalogue: SchemaCatalogue
-    connections: Connections
-    engine: AsyncEngine
-    app: web.Application
-    shutdown: asyncio.Event
-    #: The one access control (keys, grants, audit log) every part audits through: two
-    #: would append to one keyed chain from two batches.
-    access: AccessControl | None = None
-
-
-class Part(Protocol):
-    """One capability ``up`` runs (the feeds, the bridges, the gateway...)."""
-
-    name: str
-
-    def configure(self, context: HubContext) -> None:
-        """Add routes and readiness checks; called before the HTTP server starts."""
-
-    async def start(self, context: HubContext) -> None:
-        """Start working; called after topics exist and schemas are registered."""
-
-    async def stop(self) -> None:
-        """Stop, finishing or abandoning in-flight work within a bounded time."""
 
 
 # "module:function" taking the Deployment and returning a Part, or None when the
@@ -111,12 +81,6 @@ def _load_parts(deployment: Deployment) -> list[Part]:
 
 
 _SLOW_STOP_S = 5.0
-
-
-def _install_signal_handlers(shutdown: asyncio.Event) -> None:
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, shutdown.set)
 
 
 async def _start_http(app: web.Application, host: str, port: int) -> web.AppRunner:
@@ -267,9 +231,7 @@ async def run_up(
     deployment: Deployment = await asyncio.to_thread(load_config, options.config, catalogue)
     parts = _load_parts(deployment)
     settings = deployment.hub
-    if shutdown is None:
-        shutdown = asyncio.Event()
-        _install_signal_handlers(shutdown)
+    shutdown = shutdown_event(shutdown)
     ensure_port_free("the hub's HTTP server", settings.http.host, settings.http.port)
 
     # Each resource registers its own clean-up as it starts: they run in reverse order,

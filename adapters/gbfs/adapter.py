@@ -67,6 +67,7 @@ class GbfsAdapter:
         "vehicle_types": "tsunagu.mobility.VehicleType",
         "alerts": "tsunagu.mobility.ServiceAlert",
     }
+    reference_entities: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, options: BaseModel) -> None:
         assert isinstance(options, GbfsOptions)

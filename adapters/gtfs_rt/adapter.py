@@ -50,6 +50,7 @@ class GtfsRealtimeAdapter:
         "trip_updates": "tsunagu.mobility.TripUpdate",
         "alerts": "tsunagu.mobility.ServiceAlert",
     }
+    reference_entities: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, options: BaseModel) -> None:
         self.options = options

@@ -88,14 +88,16 @@ async def build_bridge(
     transactions = None
     if exactly_once:
         # validate has checked that both topics live on one cluster.
-        factory = getattr(connections.backend, "transactional_producer", None)
-        if factory is None:
+        backend = connections.backend
+        if not backend.transactions:
             raise TsunaguError(
                 f"bridge {name}: exactly-once needs transactions, which the "
                 f"{connections.backend.name} client does not offer here; use kafka_client: "
                 "confluent"
             )
-        transactions = factory(source_cluster, f"tsunagu-bridge-{name}-{uuid.uuid4().hex[:12]}")
+        transactions = backend.transactional_producer(
+            source_cluster, f"tsunagu-bridge-{name}-{uuid.uuid4().hex[:12]}"
+        )
     return BridgeRunner(
         ends,
         consumer=consumer,

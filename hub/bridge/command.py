@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -16,10 +15,11 @@ from hub.connections import Connections
 from hub.errors import ConfigError, Problem
 from hub.http.app import NotReady, add_readiness_check
 from hub.schemas.catalogue import SchemaCatalogue
+from hub.signals import shutdown_event
 from hub.tasks import drain
 
 if TYPE_CHECKING:
-    from hub.up import HubContext
+    from hub.parts import HubContext
 
 __all__ = ["BridgesPart", "bridges_part", "run_bridge"]
 
@@ -31,19 +31,19 @@ async def run_bridge(
     catalogue: SchemaCatalogue,
     connections: Connections,
     name: str,
+    *,
     announce: bool = True,
+    shutdown: asyncio.Event | None = None,
 ) -> None:
-    """Run bridge ``name`` until SIGINT or SIGTERM; more processes share its partitions."""
+    """Run bridge ``name`` until ``shutdown`` is set (by default: SIGINT or SIGTERM); more
+    processes share its partitions."""
     if name not in deployment.bridges:
         known = ", ".join(sorted(deployment.bridges)) or "none"
         raise ConfigError(
             [Problem("topics.yaml", None, f"bridges.{name}", f"no such bridge (known: {known})")]
         )
     runner = await build_bridge(name, deployment, catalogue, connections)
-    shutdown = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, shutdown.set)
+    shutdown = shutdown_event(shutdown)
     if announce:
         ends = runner.ends
         print(

@@ -17,16 +17,23 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from hub import headers as h
-from hub.bridge import metrics
 from hub.codec import Encoder
 from hub.errors import EncodeError, KafkaError, TsunaguError
-from hub.kafka import Consumer, Incoming, Outgoing, Producer, TopicPartition
+from hub.kafka import (
+    Consumer,
+    Incoming,
+    Outgoing,
+    Producer,
+    TopicPartition,
+    TransactionalProducer,
+)
 from hub.mapping.compile import MappingError
+from hub.metrics import bridges as metrics
 from hub.registry.decoding import TopicDecoder
 
 __all__ = ["BridgeEnds", "BridgeRunner", "Mapper", "idempotency_key"]
@@ -87,21 +94,6 @@ def _carried(headers: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
     return [(name, value) for name, value in headers if name not in _OURS]
 
 
-class TransactionalSink(Protocol):
-    """Records and source offsets committed together (exactly-once within one cluster)."""
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
-
-    async def send_with_offsets(
-        self,
-        batches: Sequence[tuple[str, Sequence[Outgoing]]],
-        offsets: Mapping[TopicPartition, int],
-        group_metadata: object,
-    ) -> None: ...
-
-
 class BridgeRunner:
     """Runs one bridge process's share of the source topic's partitions."""
 
@@ -115,7 +107,7 @@ class BridgeRunner:
         encoder: Encoder,
         mapper: Mapper,
         encode_value: Callable[[Encoder, dict[str, Any]], bytes] | None = None,
-        transactions: TransactionalSink | None = None,
+        transactions: TransactionalProducer | None = None,
         clock: Callable[[], float] = time.time,
         tombstone_key: Callable[[str], str] | None = None,
     ) -> None:
@@ -225,7 +217,7 @@ class BridgeRunner:
         offsets = {TopicPartition(t, p): o + 1 for (t, p), o in last.items()}
         metrics.RECORDS_IN.labels(self.ends.name).inc(len(batch))
         if self.transactions is not None:
-            metadata = self.consumer.group_metadata()  # type: ignore[attr-defined]
+            metadata = self.consumer.group_metadata()
             await self.transactions.send_with_offsets(
                 [(self.ends.target_topic, outputs), (self.ends.dead_letter_topic, dead)],
                 offsets,

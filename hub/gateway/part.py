@@ -9,14 +9,14 @@ from hub.access import setup_cors
 from hub.access.checkpoints import KafkaCheckpoints, publish_checkpoints
 from hub.config import Deployment
 from hub.errors import TsunaguError
-from hub.gateway.catalog import CatalogDocs
+from hub.feed_status import FeedStatuses
+from hub.gateway.docs.routes import CatalogDocs
 from hub.gateway.service import Gateway
 from hub.gateway.status import StatusPage
 from hub.http.app import INFO_KEY
-from hub.ingest.state import FeedStateStore
 
 if TYPE_CHECKING:
-    from hub.up import HubContext
+    from hub.parts import HubContext
 
 __all__ = ["GatewayPart", "gateway_part"]
 
@@ -42,7 +42,7 @@ class GatewayPart:
             access=context.access,
         )
         self.gateway.routes(context.app)
-        feed_store = FeedStateStore(context.engine)
+        feed_store = FeedStatuses(context.engine)
         CatalogDocs(
             context.deployment, context.catalogue, context.app[INFO_KEY], feed_store
         ).routes(context.app)

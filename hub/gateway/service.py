@@ -148,7 +148,13 @@ class Gateway:
         principal = await self._principal(request, name, "read", "subscribe")
         tally = StreamTally()
         try:
-            return await stream_handler(self, request, tally)
+            return await stream_handler(
+                request,
+                tally,
+                fanout=await self.fanout(name),
+                access=self.access,
+                limits=self.stream_limits,
+            )
         finally:
             await self.access.record(
                 request,

@@ -1,6 +1,6 @@
 """The status page: ``GET /status`` serves a self-contained page (no CDN, no map tiles, no
 external fonts: hubs often run where there is no internet), ``GET /v1/status`` the JSON it
-polls, aggregated from the hub's metrics registry and the feed store.
+polls, aggregated from the hub's metric objects and the feed statuses.
 
 Counters are reported as totals; the page turns two samples into rates, so the hub keeps
 no history of its own.
@@ -16,30 +16,31 @@ from typing import Any
 
 import orjson
 from aiohttp import web
-from prometheus_client import CollectorRegistry
+from prometheus_client.metrics import MetricWrapperBase
 
+from hub import metrics as hub_metrics
 from hub.config import Deployment
-from hub.gateway.catalog import topic_freshness
-from hub.ingest.state import FeedStateStore, FeedStatus
-from hub.metrics import REGISTRY
+from hub.feed_status import FeedStatus, FeedStatuses
+from hub.gateway import metrics as gateway_metrics
+from hub.gateway.docs.common import topic_freshness
+from hub.metrics import bridges as bridge_metrics
+from hub.metrics import feeds as feed_metrics
 
 __all__ = ["MetricSnapshot", "StatusPage", "status_document"]
 
-# Sample names read from the registry (counters as exposed, with their _total suffix).
-_WANTED = frozenset(
-    {
-        "tsunagu_component_ready",
-        "tsunagu_records_produced_total",
-        "tsunagu_gateway_published_records_total",
-        "tsunagu_gateway_events_sent_total",
-        "tsunagu_gateway_subscribers",
-        "tsunagu_feed_up",
-        "tsunagu_feed_records_total",
-        "tsunagu_bridge_records_in_total",
-        "tsunagu_bridge_records_out_total",
-        "tsunagu_bridge_dead_letters_total",
-        "tsunagu_bridge_consumer_lag",
-    }
+# The metric objects the page reads, at one moment each.
+_SHOWN: tuple[MetricWrapperBase, ...] = (
+    hub_metrics.READY,
+    hub_metrics.RECORDS_PRODUCED,
+    gateway_metrics.PUBLISHED,
+    gateway_metrics.EVENTS,
+    gateway_metrics.SUBSCRIBERS,
+    feed_metrics.UP,
+    feed_metrics.RECORDS,
+    bridge_metrics.RECORDS_IN,
+    bridge_metrics.RECORDS_OUT,
+    bridge_metrics.DEAD_LETTERS,
+    bridge_metrics.LAG,
 )
 
 _STATIC = "static"
@@ -51,25 +52,34 @@ _ASSETS = {
 }
 
 
+Samples = list[tuple[dict[str, str], float]]
+
+
+def _samples(metric: MetricWrapperBase) -> Samples:
+    """The metric's values by labels: a counter's totals (not its ``_created``), a gauge's
+    values."""
+    out: Samples = []
+    for family in metric.collect():
+        wanted = f"{family.name}_total" if family.type == "counter" else family.name
+        out.extend((dict(s.labels), s.value) for s in family.samples if s.name == wanted)
+    return out
+
+
 @dataclass
 class MetricSnapshot:
-    """The hub's own samples at one moment: name -> [(labels, value)]."""
+    """The values of the metrics the page shows, at one moment, by metric object."""
 
-    samples: dict[str, list[tuple[dict[str, str], float]]] = field(default_factory=dict)
+    samples: dict[MetricWrapperBase, Samples] = field(default_factory=dict)
 
     @classmethod
-    def collect(cls, registry: CollectorRegistry = REGISTRY) -> MetricSnapshot:
-        samples: dict[str, list[tuple[dict[str, str], float]]] = defaultdict(list)
-        for family in registry.collect():
-            for sample in family.samples:
-                if sample.name in _WANTED:
-                    samples[sample.name].append((dict(sample.labels), sample.value))
-        return cls(dict(samples))
+    def collect(cls, metrics: tuple[MetricWrapperBase, ...] = _SHOWN) -> MetricSnapshot:
+        return cls({metric: _samples(metric) for metric in metrics})
 
-    def by(self, name: str, label: str, **where: str) -> dict[str, float]:
-        """Values of ``name`` summed per value of ``label``, among samples matching ``where``."""
+    def by(self, metric: MetricWrapperBase, label: str, **where: str) -> dict[str, float]:
+        """Values of ``metric`` summed per value of ``label``, among samples matching
+        ``where``."""
         out: dict[str, float] = defaultdict(float)
-        for labels, value in self.samples.get(name, []):
+        for labels, value in self.samples.get(metric, []):
             if all(labels.get(k) == v for k, v in where.items()) and label in labels:
                 out[labels[label]] += value
         return dict(out)
@@ -81,19 +91,19 @@ def status_document(
     """What the status page shows: feeds, topics, bridges and subscribers, now."""
     by_feed = {s.feed: s for s in statuses}
     freshness = topic_freshness(deployment, statuses, now_ms)
-    up = snapshot.by("tsunagu_feed_up", "feed")
+    up = snapshot.by(feed_metrics.UP, "feed")
     feed_records = {
-        outcome: snapshot.by("tsunagu_feed_records_total", "feed", outcome=outcome)
+        outcome: snapshot.by(feed_metrics.RECORDS, "feed", outcome=outcome)
         for outcome in ("produced", "unchanged", "dead_letter")
     }
-    produced = snapshot.by("tsunagu_records_produced_total", "topic")
-    published = snapshot.by("tsunagu_gateway_published_records_total", "topic")
-    sent = snapshot.by("tsunagu_gateway_events_sent_total", "topic")
-    subscribers = snapshot.by("tsunagu_gateway_subscribers", "topic")
-    bridged_out = snapshot.by("tsunagu_bridge_records_out_total", "bridge")
-    bridged_in = snapshot.by("tsunagu_bridge_records_in_total", "bridge")
-    dead = snapshot.by("tsunagu_bridge_dead_letters_total", "bridge")
-    lag = snapshot.by("tsunagu_bridge_consumer_lag", "bridge")
+    produced = snapshot.by(hub_metrics.RECORDS_PRODUCED, "topic")
+    published = snapshot.by(gateway_metrics.PUBLISHED, "topic")
+    sent = snapshot.by(gateway_metrics.EVENTS, "topic")
+    subscribers = snapshot.by(gateway_metrics.SUBSCRIBERS, "topic")
+    bridged_out = snapshot.by(bridge_metrics.RECORDS_OUT, "bridge")
+    bridged_in = snapshot.by(bridge_metrics.RECORDS_IN, "bridge")
+    dead = snapshot.by(bridge_metrics.DEAD_LETTERS, "bridge")
+    lag = snapshot.by(bridge_metrics.LAG, "bridge")
     bridged_into: dict[str, float] = defaultdict(float)
     for name, bridge in deployment.bridges.items():
         bridged_into[bridge.target] += bridged_out.get(name, 0.0)
@@ -153,7 +163,7 @@ def status_document(
         }
         for name, bridge in deployment.bridges.items()
     ]
-    ready = snapshot.by("tsunagu_component_ready", "component")
+    ready = snapshot.by(hub_metrics.READY, "component")
     return {
         "generated_at_ms": now_ms,
         "components": {name: value == 1.0 for name, value in sorted(ready.items())},
@@ -177,7 +187,7 @@ def _position_topics(deployment: Deployment) -> list[str]:
 class StatusPage:
     """Serves the page, its assets and ``/v1/status``."""
 
-    def __init__(self, deployment: Deployment, feed_store: FeedStateStore | None) -> None:
+    def __init__(self, deployment: Deployment, feed_store: FeedStatuses | None) -> None:
         self.deployment = deployment
         self.feed_store = feed_store
         # A few small files shipped in the wheel, read once, never in the event loop.

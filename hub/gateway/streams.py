@@ -25,7 +25,7 @@ import math
 import socket
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import orjson
 from aiohttp import WSMsgType, web
@@ -33,12 +33,9 @@ from aiohttp import WSMsgType, web
 from hub.access import AccessControl, presented_key
 from hub.errors import KafkaError
 from hub.gateway import metrics
-from hub.gateway.fanout import Filter, Start, Subscription, event_json
+from hub.gateway.fanout import Filter, Start, Subscription, TopicFanout, event_json
 from hub.gateway.positions import PositionError, decode_token
 from hub.gateway.problems import problem
-
-if TYPE_CHECKING:
-    from hub.gateway.service import Gateway
 
 __all__ = [
     "CLOSE_CODES",
@@ -198,15 +195,19 @@ def _parse_bbox(text: str) -> tuple[float, float, float, float]:
 
 
 async def stream_handler(
-    gateway: Gateway, request: web.Request, tally: StreamTally
+    request: web.Request,
+    tally: StreamTally,
+    *,
+    fanout: TopicFanout,
+    access: AccessControl,
+    limits: StreamLimits,
 ) -> web.StreamResponse:
-    """Serve one subscription over WebSocket (on upgrade) or SSE; ``tally`` is filled in
-    with what was delivered and why the stream ended."""
-    topic = request.match_info["topic"]
-    limits = gateway.stream_limits
-    fanout = await gateway.fanout(topic)
+    """Serve one subscription of ``fanout``'s topic over WebSocket (on upgrade) or SSE, for
+    as long as ``access`` still lets the presented key read it; ``tally`` is filled in with
+    what was delivered and why the stream ended."""
+    topic = fanout.topic
     start, wanted = parse_start(request), parse_filter(request)
-    guard = _Guard(gateway.access, presented_key(request), topic)
+    guard = _Guard(access, presented_key(request), topic)
     # When the grant lapses; a refusal here (revoked since the request was let in) ends
     # the stream at the watcher's first look, with its reason.
     await guard.check()

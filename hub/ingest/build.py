@@ -75,7 +75,7 @@ async def build_feed_runner(
     adapter = make_adapter(deployment, feed_id)
     routes = entity_topics(deployment, feed_id, adapter)
     area = deployment.topic(next(iter(routes.values()))).area
-    reference: frozenset[str] = getattr(adapter, "reference_entities", frozenset())
+    reference = adapter.reference_entities
     # Reference data (a timetable) changes once a day or less, and its next import may come
     # hours later: the store answers it then, instead of tens of MB held all day (a
     # national timetable would fill the cache each import, and peak that much higher).

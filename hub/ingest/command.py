@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 import tempfile
 from pathlib import Path
 from typing import Never
@@ -20,6 +19,7 @@ from hub.ingest.part import user_agent
 from hub.ingest.runner import CycleSummary
 from hub.ingest.state import FeedStateStore
 from hub.schemas.catalogue import SchemaCatalogue
+from hub.signals import shutdown_event
 
 __all__ = ["ProgressBars", "run_ingest"]
 
@@ -50,8 +50,10 @@ async def run_ingest(
     *,
     once: bool,
     progress: bool,
+    shutdown: asyncio.Event | None = None,
 ) -> CycleSummary | None:
-    """Run the feed once (returning the summary) or until SIGINT/SIGTERM (returning None)."""
+    """Run the feed once (returning the summary) or until ``shutdown`` is set (by default:
+    SIGINT or SIGTERM), returning None."""
     if feed_id not in deployment.feeds:
         known = ", ".join(sorted(deployment.feeds)) or "none"
         raise ConfigError(
@@ -76,11 +78,7 @@ async def run_ingest(
                 if once:
                     await runner.load_status()
                     return await runner.run_cycle()
-                shutdown = asyncio.Event()
-                loop = asyncio.get_running_loop()
-                for sig in (signal.SIGINT, signal.SIGTERM):
-                    loop.add_signal_handler(sig, shutdown.set)
-                await runner.run_forever(shutdown)
+                await runner.run_forever(shutdown_event(shutdown))
                 return None
     finally:
         if bars is not None:

@@ -23,8 +23,8 @@ import aiohttp
 
 from adapters.base import FeedUnavailableError, Fetched, NotModified
 from hub.config import FeedAuth
-from hub.ingest import metrics
 from hub.ingest.state import FeedStateStore, SourceValidators
+from hub.metrics import feeds as metrics
 
 __all__ = ["FetchPolicy", "Fetcher"]
 

@@ -23,7 +23,7 @@ from hub.ingest.state import FeedStateStore
 from hub.tasks import drain
 
 if TYPE_CHECKING:
-    from hub.up import HubContext
+    from hub.parts import HubContext
 
 __all__ = ["FeedsPart", "feeds_part", "user_agent"]
 

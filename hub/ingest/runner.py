@@ -24,10 +24,11 @@ from adapters.base import (
 )
 from hub.config import Feed
 from hub.errors import TsunaguError
+from hub.feed_status import FeedStatus
 from hub.headers import Provenance
-from hub.ingest import metrics
 from hub.ingest.fetch import Fetcher
-from hub.ingest.state import FeedStateStore, FeedStatus
+from hub.ingest.state import FeedStateStore
+from hub.metrics import feeds as metrics
 from hub.publish import TopicWriter, WriteResult
 
 __all__ = ["CycleSummary", "FeedRunner", "FeedSpec"]

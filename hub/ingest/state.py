@@ -1,6 +1,7 @@
 """Per-feed state in the runtime store, so a restart neither re-downloads nor re-publishes.
 
-- ``ingest_feed_status``: health, last success, last error, newest data seen.
+- ``ingest_feed_status``: health, last success, last error, newest data seen (declared in
+  `hub.feed_status`, which the gateway reads without loading the ingest runtime).
 - ``ingest_sources``: per URL of a feed, the HTTP validators (ETag, Last-Modified) and the
   body's content hash, for conditional GET and for sources that ignore it.
 - ``ingest_entity_state``: per feed and entity id, the topic and content hash it was last
@@ -15,27 +16,15 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import cast
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.dialects import sqlite
 
-from hub.db import metadata, write_transaction
+from hub.db import metadata, upsert, write_transaction
+from hub.feed_status import FeedStatuses
 
-__all__ = ["FeedStateStore", "FeedStatus", "SourceValidators"]
-
-feed_status = sa.Table(
-    "ingest_feed_status",
-    metadata,
-    sa.Column("feed", sa.String(200), primary_key=True),
-    sa.Column("healthy", sa.Boolean, nullable=False),
-    sa.Column("last_success_ms", sa.BigInteger),
-    sa.Column("last_error_ms", sa.BigInteger),
-    sa.Column("last_error", sa.Text),
-    sa.Column("newest_observed_ms", sa.BigInteger),
-    sa.Column("consecutive_failures", sa.Integer, nullable=False, default=0),
-)
+__all__ = ["FeedStateStore", "SourceValidators"]
 
 sources = sa.Table(
     "ingest_sources",
@@ -62,33 +51,12 @@ entities = sa.Table(
 
 
 @dataclass(frozen=True)
-class FeedStatus:
-    """A feed's health as last recorded."""
-
-    feed: str
-    healthy: bool
-    last_success_ms: int | None
-    last_error_ms: int | None
-    last_error: str | None
-    newest_observed_ms: int | None
-    consecutive_failures: int
-
-
-@dataclass(frozen=True)
 class SourceValidators:
     """What the last successful fetch of a URL answered with."""
 
     etag: str | None = None
     last_modified: str | None = None
     content_hash: str | None = None
-
-
-def _upsert(engine: AsyncEngine, table: sa.Table, keys: list[str]) -> Any:
-    dialect = engine.dialect.name
-    module: Any = postgresql if dialect == "postgresql" else sqlite
-    statement = module.insert(table)
-    updates = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys}
-    return statement.on_conflict_do_update(index_elements=keys, set_=updates)
 
 
 # Ids per IN (...) query: well under every database's limit on bound parameters.
@@ -187,30 +155,9 @@ class FeedHashes:
             self._cache.pop(key, None)
 
 
-class FeedStateStore:
-    """Reads and writes the ingest tables (SQLite or PostgreSQL)."""
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
-
-    async def status(self, feed: str) -> FeedStatus | None:
-        async with self.engine.connect() as conn:
-            row = (
-                await conn.execute(sa.select(feed_status).where(feed_status.c.feed == feed))
-            ).first()
-        return FeedStatus(**row._asdict()) if row is not None else None
-
-    async def all_statuses(self) -> list[FeedStatus]:
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(sa.select(feed_status).order_by(feed_status.c.feed))).all()
-        return [FeedStatus(**row._asdict()) for row in rows]
-
-    async def save_status(self, status: FeedStatus) -> None:
-        async with write_transaction(self.engine) as conn:
-            await conn.execute(
-                _upsert(self.engine, feed_status, ["feed"]),
-                [status.__dict__],
-            )
+class FeedStateStore(FeedStatuses):
+    """Reads and writes the ingest tables (SQLite or PostgreSQL); a feed's health is
+    kept through `FeedStatuses`, the view the gateway reads too."""
 
     async def validators(self, feed: str, url: str) -> SourceValidators:
         async with self.engine.connect() as conn:
@@ -226,7 +173,7 @@ class FeedStateStore:
     async def save_validators(self, feed: str, url: str, validators: SourceValidators) -> None:
         async with write_transaction(self.engine) as conn:
             await conn.execute(
-                _upsert(self.engine, sources, ["feed", "url"]),
+                upsert(self.engine, sources, ["feed", "url"]),
                 [{"feed": feed, "url": url, **validators.__dict__}],
             )
 
@@ -282,7 +229,7 @@ class FeedStateStore:
         """Record what was just published to ``topic`` (only the entries that changed)."""
         if not changed:
             return
-        statement = _upsert(self.engine, entities, ["feed", "entity_id"])
+        statement = upsert(self.engine, entities, ["feed", "entity_id"])
         async with write_transaction(self.engine) as conn:
             if self.engine.dialect.name == "sqlite":
                 # The embedded store: the statement runs as the driver's own executemany,

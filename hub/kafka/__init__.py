@@ -1,6 +1,6 @@
 """Kafka access behind one small interface: produce, consume in groups, administer topics."""
 
-from hub.kafka.api import Admin, Backend, Consumer, Producer, Reader
+from hub.kafka.api import Admin, Backend, Consumer, Producer, Reader, TransactionalProducer
 from hub.kafka.backends import DEFAULT_BACKEND, backend_names, get_backend
 from hub.kafka.pipeline import deliver_chunks
 from hub.kafka.types import (
@@ -29,6 +29,7 @@ __all__ = [
     "Reader",
     "TopicPartition",
     "TopicSpec",
+    "TransactionalProducer",
     "backend_names",
     "deliver_chunks",
     "get_backend",

@@ -77,6 +77,32 @@ class Consumer(Protocol):
         """Records not yet consumed, per owned partition (high watermark minus position)."""
         ...
 
+    def group_metadata(self) -> object:
+        """What a transaction commits this member's offsets under (the group's generation,
+        so a zombie that lost its partitions is fenced, KIP-447). ``KafkaError`` when the
+        backend offers no transactions."""
+        ...
+
+
+class TransactionalProducer(Protocol):
+    """Records and a consumer's offsets committed together, within one cluster: either the
+    records become visible to read_committed consumers with the offsets, or neither does."""
+
+    async def start(self) -> None:
+        """Connect and initialise transactions (fencing an earlier holder of the id)."""
+
+    async def stop(self) -> None:
+        """Deliver what is in flight and disconnect; idempotent."""
+
+    async def send_with_offsets(
+        self,
+        batches: Sequence[tuple[str, Sequence[Outgoing]]],
+        offsets: Mapping[TopicPartition, int],
+        group_metadata: object,
+    ) -> None:
+        """Produce every (topic, records) batch and commit ``offsets`` (the next offset to
+        read per partition, for the group of ``group_metadata``) in one transaction."""
+
 
 class Reader(Protocol):
     """A group-less reader of one topic: explicit partitions and offsets, nothing committed."""
@@ -133,6 +159,8 @@ class Backend(Protocol):
     """A Kafka client library behind the hub's interface."""
 
     name: str
+    #: Whether `transactional_producer` and `Consumer.group_metadata` work here.
+    transactions: bool
 
     def producer(self, cluster: Cluster, *, client_id: str = "tsunagu") -> Producer:
         """A new, unstarted idempotent producer."""
@@ -157,4 +185,11 @@ class Backend(Protocol):
 
     def reader(self, cluster: Cluster, topic: str) -> Reader:
         """A group-less reader of ``topic``."""
+        ...
+
+    def transactional_producer(
+        self, cluster: Cluster, transactional_id: str
+    ) -> TransactionalProducer:
+        """A new, unstarted transactional producer; ``KafkaError`` when the client offers
+        no transactions (``transactions`` is false)."""
         ...

@@ -22,7 +22,14 @@ from hub.registry.client import RegistryClient
 from hub.registry.decoding import TopicFormat
 from hub.schemas.catalogue import SchemaCatalogue, SchemaEntry
 
-__all__ = ["TopicBinding", "bind_topic", "bound_encoder", "subject_topics", "value_subject"]
+__all__ = [
+    "TopicBinding",
+    "bind_topic",
+    "bound_encoder",
+    "subject_topics",
+    "topic_subject",
+    "value_subject",
+]
 
 # What the frame of an unregistered (NGSI-LD) value would carry: no registry has id 0.
 _NO_SCHEMA_ID = 0
@@ -31,6 +38,12 @@ _NO_SCHEMA_ID = 0
 def value_subject(topic: str) -> str:
     """The registry subject of a topic's values (Confluent's TopicNameStrategy)."""
     return f"{topic}-value"
+
+
+def topic_subject(topic: str, value_format: TopicFormat) -> str | None:
+    """The value subject of ``topic``, or None for a topic whose values are not registered
+    Avro (NGSI-LD JSON): advertising one would tell consumers to decode them as Avro."""
+    return value_subject(topic) if value_format == "avro" else None
 
 
 def subject_topics(deployment: Deployment) -> dict[str, str]:
@@ -54,7 +67,7 @@ class TopicBinding:
     @property
     def subject(self) -> str | None:
         """The value subject, or None for a topic whose values are not registered Avro."""
-        return value_subject(self.topic) if self.format == "avro" else None
+        return topic_subject(self.topic, self.format)
 
     async def schema_id(self, registry: RegistryClient, *, may_register: bool = True) -> int:
         """The id the topic's values are framed with: that of the subject's version equal to

@@ -22,9 +22,9 @@ from hub.errors import TsunaguError
 from hub.http.app import HubInfo, create_app
 from hub.kafka import Cluster
 from hub.metrics import REGISTRY
+from hub.parts import HubContext
 from hub.registry.client import RegistryClient
 from hub.schemas import SchemaCatalogue
-from hub.up import HubContext
 from tests.bridging.conftest import TwoAreas
 from tests.bridging.processes import BRIDGE, TopicReader, World, position
 from tests.hub_registry import HUB_AUTH

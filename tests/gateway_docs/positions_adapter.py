@@ -20,6 +20,7 @@ class PositionsAdapter:
     Options: ClassVar[type[BaseModel]] = PositionsOptions
     entities: ClassVar[tuple[str, ...]] = ("positions",)
     entity_schemas: ClassVar[dict[str, str]] = {"positions": "test.docs.Position"}
+    reference_entities: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, options: BaseModel) -> None:
         self.options = options

@@ -12,15 +12,12 @@ from rdflib import Graph
 from rdflib.namespace import DCAT, DCTERMS, RDF
 
 from hub.config import Deployment, load_config
-from hub.gateway.catalog import (
-    HubAddresses,
-    accrual_periodicity,
-    asyncapi_document,
-    catalog_document,
-    dcat_document,
-    licence_uri,
-)
-from hub.ingest.state import FeedStatus
+from hub.feed_status import FeedStatus
+from hub.gateway.docs.asyncapi import asyncapi_document
+from hub.gateway.docs.catalog import catalog_document
+from hub.gateway.docs.common import HubAddresses
+from hub.gateway.docs.dcat import dcat_document
+from hub.gateway.docs.vocabularies import accrual_periodicity, licence_uri
 from hub.schemas.catalogue import SchemaCatalogue
 
 FREQ = "http://publications.europa.eu/resource/authority/frequency/"

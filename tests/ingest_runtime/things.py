@@ -21,6 +21,7 @@ class ThingsAdapter:
     Options: ClassVar[type[BaseModel]] = ThingsOptions
     entities: ClassVar[tuple[str, ...]] = ("things",)
     entity_schemas: ClassVar[dict[str, str]] = {"things": "test.ingest.Thing"}
+    reference_entities: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, options: BaseModel) -> None:
         assert isinstance(options, ThingsOptions)

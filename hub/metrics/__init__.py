@@ -1,4 +1,6 @@
-"""Every Prometheus metric the hub exports, defined in this one module.
+"""Every Prometheus metric the hub exports: the hub's own here, the feeds' in
+`hub.metrics.feeds`, the bridges' in `hub.metrics.bridges` (below the gateway, whose status
+page reads them as objects), the gateway's own in `hub.gateway.metrics`.
 
 Other modules call these objects (or the small hooks below); names follow
 Prometheus conventions: a ``tsunagu_`` prefix, base units, ``_total`` counters,

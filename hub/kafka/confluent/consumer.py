@@ -1,5 +1,4 @@
-"""The default Kafka backend, on confluent-kafka (librdkafka): consumer, admin and the
-backend table entry. The producer lives in ``confluent_producer``."""
+"""The confluent-kafka group consumer, with manual commits."""
 
 from __future__ import annotations
 
@@ -7,20 +6,17 @@ import asyncio
 from collections.abc import Mapping, Sequence
 
 import confluent_kafka
-from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from hub.errors import KafkaError, KafkaUnavailableError, TopicSetupError
-from hub.kafka.confluent_common import base_config, incoming, translate
-from hub.kafka.confluent_producer import ConfluentProducer
-from hub.kafka.confluent_reader import ConfluentReader, partition_ends
-from hub.kafka.confluent_transactions import ConfluentTransactionalProducer
+from hub.errors import KafkaError
+from hub.kafka.confluent.common import base_config, incoming, translate
+from hub.kafka.confluent.measure import partition_ends
 from hub.kafka.types import (
     Cluster,
-    CreateTopicsResult,
     Incoming,
     TopicPartition,
-    TopicSpec,
 )
+
+__all__ = ["ConfluentConsumer"]
 
 
 class ConfluentConsumer:
@@ -130,92 +126,3 @@ class ConfluentConsumer:
         if self._consumer is None:
             raise KafkaError("consumer is not started")
         return self._consumer.consumer_group_metadata()
-
-
-class ConfluentAdmin:
-    """Topic administration through librdkafka's AdminClient."""
-
-    def __init__(self, cluster: Cluster) -> None:
-        self._cluster = cluster
-        self._client = AdminClient(base_config(cluster, "tsunagu-admin"))
-
-    async def ping(self, timeout: float = 5.0) -> None:
-        try:
-            await asyncio.to_thread(self._client.list_topics, timeout=timeout)
-        except confluent_kafka.KafkaException as exc:
-            raise KafkaUnavailableError(self._cluster.label, translate(exc).args[0]) from exc
-
-    async def list_topics(self) -> dict[str, int]:
-        try:
-            meta = await asyncio.to_thread(self._client.list_topics, timeout=10)
-        except confluent_kafka.KafkaException as exc:
-            raise KafkaUnavailableError(self._cluster.label, translate(exc).args[0]) from exc
-        return {name: len(t.partitions) for name, t in meta.topics.items()}
-
-    async def create_topics(self, specs: Sequence[TopicSpec]) -> CreateTopicsResult:
-        if not specs:
-            return CreateTopicsResult([], [])
-        new = [
-            NewTopic(s.name, s.partitions, s.replication_factor, config=dict(s.config))
-            for s in specs
-        ]
-        futures = self._client.create_topics(new, request_timeout=15)
-        created: list[str] = []
-        existing: list[str] = []
-        failures: list[str] = []
-        for spec in specs:
-            try:
-                await asyncio.wrap_future(futures[spec.name])
-                created.append(spec.name)
-            except confluent_kafka.KafkaException as exc:
-                err = exc.args[0]
-                if err.code() == confluent_kafka.KafkaError.TOPIC_ALREADY_EXISTS:
-                    existing.append(spec.name)
-                else:
-                    failures.append(f"{spec.name}: {err.str()}")
-        if failures:
-            raise TopicSetupError("cannot create topics: " + "; ".join(failures), created)
-        return CreateTopicsResult(created, existing)
-
-    async def close(self) -> None:
-        # AdminClient has no close(); dropping the reference releases it.
-        return None
-
-
-class ConfluentBackend:
-    """Factory for confluent-kafka clients."""
-
-    name = "confluent"
-
-    def producer(self, cluster: Cluster, *, client_id: str = "tsunagu") -> ConfluentProducer:
-        return ConfluentProducer(cluster, client_id=client_id)
-
-    def consumer(
-        self,
-        cluster: Cluster,
-        group_id: str,
-        topics: Sequence[str],
-        *,
-        from_beginning: bool = True,
-        read_committed: bool = False,
-        client_id: str = "tsunagu",
-    ) -> ConfluentConsumer:
-        return ConfluentConsumer(
-            cluster,
-            group_id,
-            topics,
-            from_beginning=from_beginning,
-            read_committed=read_committed,
-            client_id=client_id,
-        )
-
-    def admin(self, cluster: Cluster) -> ConfluentAdmin:
-        return ConfluentAdmin(cluster)
-
-    def reader(self, cluster: Cluster, topic: str) -> ConfluentReader:
-        return ConfluentReader(cluster, topic)
-
-    def transactional_producer(
-        self, cluster: Cluster, transactional_id: str
-    ) -> ConfluentTransactionalProducer:
-        return ConfluentTransactionalProducer(cluster, transactional_id)

@@ -16,7 +16,7 @@ from typing import Any, cast
 import confluent_kafka
 
 from hub.errors import DeliveryError
-from hub.kafka.confluent_common import base_config, translate
+from hub.kafka.confluent.common import base_config, translate
 from hub.kafka.types import Cluster, Outgoing, TopicPartition
 
 __all__ = ["ConfluentTransactionalProducer"]
