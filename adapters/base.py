@@ -27,6 +27,8 @@ from urllib.parse import quote
 
 from pydantic import BaseModel
 
+from adapters.errors import Blame, TsunaguError
+
 __all__ = [
     "Adapter",
     "AdapterError",
@@ -42,16 +44,30 @@ __all__ = [
 ]
 
 
-class AdapterError(Exception):
-    """Base of what an adapter raises; the runner marks the feed unhealthy and goes on."""
+class AdapterError(TsunaguError):
+    """Base of what an adapter raises; the runner marks the feed unhealthy and goes on (the
+    feed's content is at fault unless a subclass says otherwise)."""
 
     kind = "adapter"
+    blame: ClassVar[Blame] = "input"
 
 
 class FeedUnavailableError(AdapterError):
-    """The source could not be fetched (network, HTTP status, too large): retried later."""
+    """The source could not be fetched (network, HTTP status, too large).
+
+    ``retriable`` says whether fetching again at once may help (a timeout, a 503, with the
+    ``retry_after`` seconds the source asked for) or not before the next cycle (a 404, a
+    body over the size limit)."""
 
     kind = "fetch"
+    blame = "dependency"
+
+    def __init__(
+        self, message: str, *, retriable: bool = False, retry_after: float | None = None
+    ) -> None:
+        self.retriable = retriable
+        self.retry_after = retry_after
+        super().__init__(message)
 
 
 class MalformedFeedError(AdapterError):

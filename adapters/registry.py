@@ -16,6 +16,7 @@ from importlib.metadata import entry_points
 from typing import cast
 
 from adapters.base import Adapter
+from adapters.errors import TsunaguError
 
 __all__ = ["ENTRY_POINT_GROUP", "AdapterNotFoundError", "adapter_class", "adapter_names"]
 
@@ -29,8 +30,8 @@ BUILTIN: dict[str, str] = {
 }
 
 
-class AdapterNotFoundError(LookupError):
-    """No built-in or installed adapter has the name."""
+class AdapterNotFoundError(TsunaguError, LookupError):
+    """No built-in or installed adapter has the name (the deployment's fault)."""
 
 
 def _installed() -> dict[str, str]:

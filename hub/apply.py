@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from hub.config import Deployment
 from hub.errors import IncompatibleSchemaError
 from hub.kafka import Admin, TopicSpec
+from hub.registry.binding import bind_topic, subject_topics
 from hub.registry.client import RegistryClient
 from hub.schemas.catalogue import SchemaCatalogue
 
@@ -30,11 +31,6 @@ class ApplyReport:
     registered: dict[str, int] = field(default_factory=dict)
     #: Subjects left unregistered because the registry refuses their schema (by subject).
     incompatible: dict[str, IncompatibleSchemaError] = field(default_factory=dict)
-
-
-def value_subject(topic: str) -> str:
-    """The registry subject of a topic's values (Confluent's TopicNameStrategy)."""
-    return f"{topic}-value"
 
 
 def topic_specs(deployment: Deployment, name: str) -> list[TopicSpec]:
@@ -71,13 +67,11 @@ async def apply(
     report = ApplyReport()
     # Only Avro topics have a subject: advertising one for a JSON topic would tell
     # consumers to decode its values as Avro.
-    avro = {name: topic for name, topic in deployment.topics.items() if topic.format == "avro"}
+    bound = {s: bind_topic(deployment, catalogue, t) for s, t in subject_topics(deployment).items()}
     # 1. Compatibility first: nothing is created if any schema would be refused.
-    for name, topic in avro.items():
-        entry = catalogue.get(topic.schema_name)
-        registry = registry_for(topic.area)
-        subject = value_subject(name)
-        reasons = await registry.check_compatibility(subject, entry.text, version=None)
+    for subject, binding in bound.items():
+        registry = registry_for(binding.area)
+        reasons = await registry.check_compatibility(subject, binding.entry.text, version=None)
         if reasons:
             level = await registry.get_compatibility(subject)
             refused = IncompatibleSchemaError(subject, str(level), reasons)
@@ -90,11 +84,9 @@ async def apply(
         report.created_topics += result.created
         report.existing_topics += result.existing
     # 3. Schemas.
-    for name, topic in avro.items():
-        entry = catalogue.get(topic.schema_name)
-        subject = value_subject(name)
+    for subject, binding in bound.items():
         if subject not in report.incompatible:
-            report.registered[subject] = await registry_for(topic.area).register(
-                subject, entry.text
+            report.registered[subject] = await registry_for(binding.area).register(
+                subject, binding.entry.text
             )
     return report

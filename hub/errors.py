@@ -1,4 +1,7 @@
-"""The hub's exception types, grouped by what the caller should do next.
+"""The hub's exception types, each saying what the caller should do next: whose fault it is
+(``blame``: the input's, a dependency's or the hub's) and whether trying again may succeed
+(``retriable``), on the root ``TsunaguError`` shared with the adapters (``adapters.errors``,
+where the meaning of each value is written).
 
 Library exceptions (confluent-kafka, kafka-python, aiohttp, SQLAlchemy, fastavro)
 are translated into these at the boundary, so the core only ever sees our types.
@@ -8,12 +11,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from adapters.errors import BLAMES, Blame, TsunaguError
 
-class TsunaguError(Exception):
-    """Base of every error the hub raises on purpose."""
-
-    #: True when trying the same operation again later may succeed.
-    retriable: bool = False
+__all__ = [
+    "BLAMES",
+    "Blame",
+    "BrokerStartError",
+    "ConfigError",
+    "DecodeError",
+    "DeliveryError",
+    "EncodeError",
+    "HubNotRunningError",
+    "IncompatibleSchemaError",
+    "KafkaError",
+    "KafkaUnavailableError",
+    "MissingSecretError",
+    "PortInUseError",
+    "Problem",
+    "RegistryError",
+    "RegistryUnavailableError",
+    "SchemaCatalogueError",
+    "SchemaError",
+    "TopicSetupError",
+    "TsunaguError",
+]
 
 
 # --- configuration -----------------------------------------------------------------
@@ -61,7 +82,10 @@ class IncompatibleSchemaError(SchemaError):
 
 
 class RegistryError(TsunaguError):
-    """A schema registry answered with an error (Confluent error code kept)."""
+    """A schema registry answered with an error (Confluent error code kept); retriable when
+    the registry says the fault is its own (5xx)."""
+
+    blame = "dependency"
 
     def __init__(self, status: int, error_code: int, message: str) -> None:
         self.status = status
@@ -91,6 +115,8 @@ class RegistryUnavailableError(RegistryError):
 class EncodeError(TsunaguError):
     """A record does not fit its schema; the record is kept for the dead-letter topic."""
 
+    blame = "input"
+
     def __init__(self, message: str, record: object = None) -> None:
         self.record = record
         super().__init__(message)
@@ -99,6 +125,8 @@ class EncodeError(TsunaguError):
 class DecodeError(TsunaguError):
     """Bytes are not a record of their topic's format (for Avro: a Confluent-framed value
     of a known schema). ``reason`` is a short fixed word, fit for a metric label."""
+
+    blame = "input"
 
     def __init__(self, message: str, *, reason: str = "invalid") -> None:
         self.reason = reason
@@ -109,7 +137,9 @@ class DecodeError(TsunaguError):
 
 
 class KafkaError(TsunaguError):
-    """A Kafka operation failed."""
+    """A Kafka operation failed; retriable as the client library says of its error."""
+
+    blame = "dependency"
 
     def __init__(self, message: str, *, retriable: bool = False, code: str | None = None) -> None:
         self.retriable = retriable
@@ -175,6 +205,8 @@ class MissingSecretError(ConfigError):
 
 class HubNotRunningError(TsunaguError):
     """A command needs the embedded broker or registry of a hub that does not answer."""
+
+    blame = "dependency"
 
     def __init__(self, url: str, reason: str) -> None:
         self.url = url

@@ -18,10 +18,11 @@ import orjson
 from hub import headers as h
 from hub.codec import Encoder
 from hub.errors import EncodeError
+from hub.headers import Provenance
 from hub.kafka import Outgoing, Producer, deliver_chunks
 from hub.metrics import RECORDS_PRODUCED
 
-__all__ = ["ContentHashes", "Provenance", "TopicWriter", "WriteResult", "content_hash"]
+__all__ = ["ContentHashes", "TopicWriter", "WriteResult", "content_hash"]
 
 _CHUNK = 5_000
 
@@ -50,22 +51,6 @@ def content_hash(record: dict[str, Any], *, reference_data: bool = False) -> str
 
 
 _MISSING = object()
-
-
-@dataclass(frozen=True)
-class Provenance:
-    """Where a batch of records came from, written into every record's headers."""
-
-    source: str  # the feed id, or "http:<key name>"
-    area: str
-    ingested_at_ms: int
-
-    def headers(self) -> list[tuple[str, bytes]]:
-        return [
-            (h.SOURCE_FEED, self.source.encode()),
-            (h.AREA, self.area.encode()),
-            (h.INGESTED_AT, str(self.ingested_at_ms).encode()),
-        ]
 
 
 @dataclass
@@ -216,11 +201,5 @@ class TopicWriter:
         return Outgoing(
             key.encode() if isinstance(key, str) and key else None,
             value,
-            [
-                *base,
-                (h.INTENDED_TOPIC, self.topic.encode()),
-                (h.ERROR_KIND, b"schema"),
-                (h.ERROR_STAGE, b"encode"),
-                (h.ERROR_MESSAGE, reason.encode()),
-            ],
+            h.dead_letter(base, self.topic, "schema", "encode", reason),
         )

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.access.http import AccessControl, kafka_disclosure
 from hub.access.tables import upgrade_grants
-from hub.apply import ApplyReport, apply, value_subject
+from hub.apply import ApplyReport, apply
 from hub.broker import EmbeddedBroker, ensure_port_free
 from hub.config import Deployment, load_config
 from hub.connections import Connections, EmbeddedEndpoints, hub_url
@@ -39,6 +39,7 @@ from hub.kafka import Admin
 from hub.metrics import set_ready
 from hub.parts import HubContext, Part
 from hub.registry.auth import INTERNAL_USER, RegistryWriters
+from hub.registry.binding import subject_topics
 from hub.registry.server import create_registry_app
 from hub.registry.store import RegistryStore
 from hub.schemas.catalogue import SchemaCatalogue
@@ -192,7 +193,7 @@ def _check_damaged_subjects(
 ) -> None:
     """Not ready while a subject refuses its topic's schema (filled by `apply`), naming
     each and why; ready again once the schema is registered there (schemas repair)."""
-    topics = {value_subject(name): name for name in context.deployment.topics}
+    topics = subject_topics(context.deployment)
 
     async def schemas_ready() -> bool:
         for subject in list(damaged):

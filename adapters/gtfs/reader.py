@@ -40,12 +40,12 @@ class ZipLimits:
     ratio_floor_bytes: int = 1 << 20  # tiny members may compress absurdly well
 
 
-class UndecodableError(ValueError):
+class UndecodableError(MalformedFeedError, ValueError):
     """A table is not valid in the encoding tried (the caller may try another)."""
 
     def __init__(self, name: str, line: int, encoding: str, reason: str) -> None:
         self.name, self.line, self.encoding = name, line, encoding
-        super().__init__(f"{name}:{line}: not valid {encoding} ({reason})")
+        super().__init__(f"not valid {encoding} ({reason})", f"{name}:{line}")
 
 
 def open_zip(source: Path | IO[bytes], label: str, limits: ZipLimits) -> zipfile.ZipFile:

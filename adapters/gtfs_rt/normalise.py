@@ -16,6 +16,8 @@ from typing import Any
 from google.protobuf.message import DecodeError
 from google.transit import gtfs_realtime_pb2 as rt
 
+from adapters.base import MalformedFeedError
+
 __all__ = [
     "ID_TYPES",
     "Normalised",
@@ -48,7 +50,7 @@ class Normalised:
     record: dict[str, Any]
 
 
-class MalformedRealtimeError(ValueError):
+class MalformedRealtimeError(MalformedFeedError, ValueError):
     """The bytes are not a GTFS-Realtime FeedMessage."""
 
 

@@ -80,7 +80,7 @@ def _run(
     except ConfigError as exc:
         for problem in exc.problems:
             click.echo(str(problem), err=True)
-    except (TsunaguError, UnknownKeyError, ValueError) as exc:
+    except (TsunaguError, ValueError) as exc:
         message = f"unknown key {exc.args[0]}" if isinstance(exc, UnknownKeyError) else exc
         click.echo(f"tsunagu {command}: {message}", err=True)
     sys.exit(1)

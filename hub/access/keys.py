@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub.access.tables import grants as grant_table
 from hub.access.tables import keys as key_table
 from hub.db import write_transaction
+from hub.errors import TsunaguError
 
 __all__ = [
     "PERMISSIONS",
@@ -64,8 +65,10 @@ def split_key(plaintext: str) -> tuple[str, str] | None:
     return key_id, secret
 
 
-class UnknownKeyError(KeyError):
-    """No key with that id exists."""
+class UnknownKeyError(TsunaguError, KeyError):
+    """No key with that id exists (the caller named it)."""
+
+    blame = "input"
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,17 +8,15 @@ import asyncio
 import uuid
 from typing import Any
 
-from hub.apply import value_subject
 from hub.bridge.runner import BridgeEnds, BridgeRunner, Mapper
-from hub.codec import Encoder
 from hub.config import Deployment
-from hub.config.model import Bridge
 from hub.connections import Connections
-from hub.errors import ConfigError, TsunaguError
+from hub.errors import ConfigError, SchemaError, TsunaguError
 from hub.mapping import check_mapping, compile_key_mapping, compile_mapping, load_mapping
 from hub.mapping.ngsi_ld import NgsiLdEncoder
+from hub.registry.binding import bind_topic
 from hub.registry.decoding import TopicDecoder
-from hub.schemas.catalogue import SchemaCatalogue, SchemaEntry
+from hub.schemas.catalogue import SchemaCatalogue
 
 __all__ = ["build_bridge", "group_id"]
 
@@ -47,7 +45,8 @@ async def build_bridge(
     source = deployment.topic(bridge.source)
     target = deployment.topic(bridge.target)
     source_entry = catalogue.get(source.schema_name)
-    target_entry = catalogue.get(target.schema_name)
+    binding = bind_topic(deployment, catalogue, bridge.target)
+    target_entry = binding.entry
     spec = await asyncio.to_thread(load_mapping, bridge.mapping)
     problems = check_mapping(spec, source_entry.raw, target_entry.raw)
     if problems:
@@ -57,14 +56,18 @@ async def build_bridge(
 
     encode_value = None
     if target.format == "ngsi-ld":
-        # JSON-LD documents, not Confluent-framed Avro: nothing to register; the schema
-        # id in the (unused) frame is 0.
-        schema_id = 0
+        # JSON-LD documents, not Confluent-framed Avro (the binding registers nothing).
         encode_value = NgsiLdEncoder(
             target_entry.raw, deployment.area(target.area).ngsi_ld_context, bridge.entity_type
         )
-    else:
-        schema_id = await _target_schema_id(connections, bridge, target.area, target_entry)
+    try:
+        encoder = await binding.encoder(
+            connections.registry_for(target.area), may_register=bridge.register_target_schema
+        )
+    except SchemaError as exc:
+        if bridge.register_target_schema:
+            raise
+        raise SchemaError(f"bridge {name}: {exc} (register_target_schema: false)") from exc
     ends = BridgeEnds(
         name,
         source.area,
@@ -105,26 +108,9 @@ async def build_bridge(
             connections.registry_for(source.area),
             source_entry.parsed,
         ),
-        encoder=Encoder(schema_id, target_entry.parsed),
+        encoder=encoder,
         mapper=mapper,
         encode_value=encode_value,
         transactions=transactions,
         tombstone_key=compile_key_mapping(spec, source.key, target.key),
     )
-
-
-async def _target_schema_id(
-    connections: Connections, bridge: Bridge, area: str, entry: SchemaEntry
-) -> int:
-    """The target schema's id in the target area's registry, registered when allowed."""
-    registry = connections.registry_for(area)
-    subject = value_subject(bridge.target)
-    schema_id = await registry.lookup(subject, entry.text)
-    if schema_id is None:
-        if not bridge.register_target_schema:
-            raise TsunaguError(
-                f"{subject} has no version equal to {entry.full_name} in {registry.base_url} "
-                "and the bridge may not register it (register_target_schema: false)"
-            )
-        schema_id = await registry.register(subject, entry.text)
-    return schema_id

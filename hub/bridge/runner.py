@@ -5,8 +5,10 @@ reader, so versions of the same record type meet through Avro schema resolution)
 mapped, encoded against the target area's registry and delivered to the target
 cluster; only then are the source offsets committed (at-least-once across clusters).
 Every output carries its origin and a stable idempotency key so consumers can drop
-the duplicates at-least-once may bring. Records that cannot be converted go to the
-dead-letter topic with the reason; the bridge goes on. Nothing is stored on the way.
+the duplicates at-least-once may bring. Records that cannot be converted (an error whose
+blame is the input's) go to the dead-letter topic with the reason and the bridge goes on;
+any other error pauses it and it reads again from the last commit. Nothing is stored on
+the way.
 """
 
 from __future__ import annotations
@@ -21,12 +23,7 @@ from typing import Any, Protocol
 
 from hub import headers as h
 from hub.codec import Encoder
-from hub.errors import (
-    EncodeError,
-    KafkaError,
-    RegistryUnavailableError,
-    TsunaguError,
-)
+from hub.errors import EncodeError, KafkaError, TsunaguError
 from hub.kafka import (
     Consumer,
     Incoming,
@@ -54,7 +51,8 @@ class Mapper(Protocol):
     version: int
 
     def __call__(self, record: dict[str, Any]) -> dict[str, Any]:
-        """The target record; raises an exception naming the field when it cannot."""
+        """The target record; an error of the input's blame naming the field when the
+        record cannot be converted (any other error pauses the bridge)."""
         ...
 
 
@@ -174,19 +172,15 @@ class BridgeRunner:
             key = target.get(self.ends.target_key)
             if not isinstance(key, str) or not key:
                 raise EncodeError(f"target key field {self.ends.target_key!r} is empty", target)
-        except (TsunaguError, ValueError, TypeError, KeyError, ArithmeticError) as exc:
+        except TsunaguError as exc:
+            if exc.blame != "input":
+                raise  # not this record's fault: nothing is dead-lettered, the batch waits
             metrics.ERRORS.labels(self.ends.name, kind).inc()
             reason = f"{type(exc).__name__}: {exc}"
             dead = Outgoing(
                 message.key,
                 message.value,
-                [
-                    *origin,
-                    (h.INTENDED_TOPIC, self.ends.target_topic.encode()),
-                    (h.ERROR_KIND, kind.encode()),
-                    (h.ERROR_STAGE, stage.encode()),
-                    (h.ERROR_MESSAGE, reason.encode()),
-                ],
+                h.dead_letter(origin, self.ends.target_topic, kind, stage, reason),
             )
             return None, dead
         return Outgoing(key.encode(), value, [*_carried(message.headers), *origin]), None
@@ -198,7 +192,11 @@ class BridgeRunner:
                 "tombstone (null value): the mapping does not make the target key from the "
                 "source key alone, so there is no key to delete on the target",
             )
-        key = self.tombstone_key(message.key.decode())
+        try:
+            source_key = message.key.decode()
+        except UnicodeDecodeError as exc:
+            raise MappingError(self.ends.target_key, f"source key is not UTF-8: {exc}") from exc
+        key = self.tombstone_key(source_key)
         return Outgoing(key.encode(), None, [*_carried(message.headers), *origin])
 
     async def process(self, batch: list[Incoming]) -> None:
@@ -313,9 +311,11 @@ class BridgeRunner:
                     if batch:
                         await self.process(batch)
                     await self._report_lag()
-                except (KafkaError, RegistryUnavailableError) as exc:
-                    # The cluster or the source registry is away: nothing of this batch was
-                    # committed, so it is read again once they are back.
+                except TsunaguError as exc:
+                    # Not a record's fault (those are dead-lettered in convert): the cluster
+                    # or the source registry is away, or a mapping function says something
+                    # it needs is. Nothing of this batch was committed, so it is read again
+                    # once they are back.
                     self.problem = f"{exc}; retrying from the last committed offsets"
                     log.warning("bridge %s: %s", self.ends.name, self.problem)
                     await self.consumer.stop()

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from hub.errors import TsunaguError
+
 __all__ = ["PositionError", "check_positions", "decode_token", "encode_token"]
 
 _PAIR = re.compile(r"(0|[1-9][0-9]{0,5})-(0|[1-9][0-9]{0,18})")
@@ -41,8 +43,10 @@ def decode_token(token: str) -> dict[int, int]:
     return positions
 
 
-class PositionError(ValueError):
+class PositionError(TsunaguError, ValueError):
     """A well-formed position token that does not fit the topic it is used on."""
+
+    blame = "input"
 
 
 def check_positions(positions: dict[int, int], ends: dict[int, int]) -> None:

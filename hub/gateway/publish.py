@@ -48,8 +48,8 @@ from hub.errors import EncodeError, KafkaError
 from hub.gateway import metrics
 from hub.gateway.problems import problem
 from hub.gateway.strict import RecordChecker
+from hub.headers import Provenance
 from hub.kafka import Outgoing, Producer
-from hub.publish import Provenance
 
 log = logging.getLogger(__name__)
 

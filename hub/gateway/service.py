@@ -11,8 +11,6 @@ import orjson
 from aiohttp import web
 
 from hub.access import AccessControl, Action, Permission
-from hub.apply import value_subject
-from hub.codec import Encoder
 from hub.config import Deployment
 from hub.connections import Connections
 from hub.gateway import metrics
@@ -29,6 +27,7 @@ from hub.gateway.publish import (
 from hub.gateway.streams import StreamLimits, StreamTally, parse_filter, stream_handler
 from hub.gateway.strict import RecordChecker
 from hub.kafka import Reader
+from hub.registry.binding import bind_topic
 from hub.registry.decoding import TopicDecoder
 from hub.schemas.catalogue import SchemaCatalogue
 
@@ -131,16 +130,14 @@ class Gateway:
         async with self._lock:
             if name not in self._publishers:
                 topic = self._topic(name)
-                entry = self.catalogue.get(topic.schema_name)
-                registry = self.connections.registry_for(topic.area)
-                schema_id = await registry.register(value_subject(name), entry.text)
+                binding = bind_topic(self.deployment, self.catalogue, name)
                 self._publishers[name] = TopicPublisher(
                     name,
                     topic.area,
                     topic.key,
-                    Encoder(schema_id, entry.parsed),
+                    await binding.encoder(self.connections.registry_for(topic.area)),
                     await self.connections.producer_for(topic.area),
-                    checker=RecordChecker(entry.parsed),
+                    checker=RecordChecker(binding.entry.parsed),
                 )
             return self._publishers[name]
 

@@ -11,8 +11,6 @@ from pydantic import ValidationError
 
 from adapters.base import Adapter
 from adapters.registry import AdapterNotFoundError, adapter_class
-from hub.apply import value_subject
-from hub.codec import Encoder
 from hub.config import Deployment
 from hub.config.routing import route_entities
 from hub.connections import Connections
@@ -22,6 +20,7 @@ from hub.ingest.reconcile import forget_what_the_cluster_lost
 from hub.ingest.runner import FeedRunner, FeedSpec
 from hub.ingest.state import FeedStateStore
 from hub.publish import TopicWriter
+from hub.registry.binding import bound_encoder
 from hub.schemas.catalogue import SchemaCatalogue
 
 __all__ = ["build_feed_runner", "entity_topics", "make_adapter"]
@@ -86,13 +85,10 @@ async def build_feed_runner(
     for entity, topic_name in routes.items():
         if topic_name not in by_topic:
             topic = deployment.topic(topic_name)
-            entry = catalogue.get(topic.schema_name)
-            registry = connections.registry_for(topic.area)
-            schema_id = await registry.register(value_subject(topic_name), entry.text)
             by_topic[topic_name] = TopicWriter(
                 topic_name,
                 deployment.dead_letter_topic(topic_name),
-                Encoder(schema_id, entry.parsed),
+                await bound_encoder(deployment, catalogue, topic_name, connections.registry_for),
                 await connections.producer_for(topic.area),
                 key_field=topic.key,
                 hashes=None if topic.every_observation else hashes,

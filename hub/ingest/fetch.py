@@ -137,15 +137,14 @@ class Fetcher:
                 return await self._attempt(
                     url, known, request_headers, params, to_file=to_file, conditional=conditional
                 )
-            except _RetriableError as exc:
-                last_error = str(exc)
+            except FeedUnavailableError as exc:
                 metrics.FETCHES.labels(self.feed, "error").inc()
+                if not exc.retriable:
+                    raise
+                last_error = str(exc)
                 if attempt + 1 == self.policy.attempts:
                     break
                 await self._sleep(self._delay(attempt, exc.retry_after))
-            except FeedUnavailableError:
-                metrics.FETCHES.labels(self.feed, "error").inc()
-                raise
             finally:
                 metrics.FETCH_SECONDS.labels(self.feed).observe(time.perf_counter() - started)
         raise FeedUnavailableError(f"{url}: {last_error} (after {self.policy.attempts} attempts)")
@@ -177,9 +176,10 @@ class Fetcher:
                     metrics.FETCHES.labels(self.feed, "not_modified").inc()
                     return NotModified(url)
                 if response.status in _RETRIABLE_STATUS:
-                    raise _RetriableError(
+                    raise FeedUnavailableError(
                         f"HTTP {response.status}",
-                        retry_after_seconds(response.headers.get("Retry-After")),
+                        retriable=True,
+                        retry_after=retry_after_seconds(response.headers.get("Retry-After")),
                     )
                 if response.status >= 400:
                     raise FeedUnavailableError(f"{url}: HTTP {response.status} {response.reason}")
@@ -216,13 +216,15 @@ class Fetcher:
                     last_modified_ms=_http_date_ms(response.headers.get("Last-Modified")),
                 )
         except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError) as exc:
-            raise _RetriableError(f"truncated response ({exc})", None) from exc
+            raise FeedUnavailableError(f"truncated response ({exc})", retriable=True) from exc
         except aiohttp.ClientConnectionError as exc:
-            raise _RetriableError(f"connection failed ({exc})", None) from exc
+            raise FeedUnavailableError(f"connection failed ({exc})", retriable=True) from exc
         except TimeoutError as exc:
-            raise _RetriableError(f"timed out after {self.policy.timeout_s:g} s", None) from exc
+            raise FeedUnavailableError(
+                f"timed out after {self.policy.timeout_s:g} s", retriable=True
+            ) from exc
         except aiohttp.ClientError as exc:
-            raise _RetriableError(f"{type(exc).__name__}: {exc}", None) from exc
+            raise FeedUnavailableError(f"{type(exc).__name__}: {exc}", retriable=True) from exc
 
     def _count(self, size: int) -> None:
         self.bytes_read += size
@@ -262,9 +264,3 @@ class Fetcher:
 
 def _remove(path: Path) -> None:
     path.unlink(missing_ok=True)
-
-
-class _RetriableError(Exception):
-    def __init__(self, message: str, retry_after: float | None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after

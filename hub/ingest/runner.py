@@ -21,15 +21,15 @@ from adapters.base import (
     Complete,
     CycleContext,
     Emit,
-    MalformedFeedError,
 )
 from hub.config import Feed
 from hub.errors import TsunaguError
 from hub.feed_status import FeedStatus
+from hub.headers import Provenance
 from hub.ingest.fetch import Fetcher
 from hub.ingest.state import FeedStateStore
 from hub.metrics import feeds as metrics
-from hub.publish import Provenance, TopicWriter, WriteResult
+from hub.publish import TopicWriter, WriteResult
 
 __all__ = ["CycleSummary", "FeedRunner", "FeedSpec"]
 
@@ -165,7 +165,9 @@ class FeedRunner:
             await self.fetcher.commit()
         except Exception as exc:
             await writes.cancel()
-            if not isinstance(exc, AdapterError | TsunaguError | OSError):
+            # Adapters' errors are TsunaguErrors too: only what nobody raised on purpose
+            # (a bug) is logged with its traceback.
+            if not isinstance(exc, TsunaguError | OSError):
                 log.exception("feed %s: unexpected error", self.feed_id, exc_info=exc)
             self.fetcher.discard()
             return await self._failed(summary, exc, started)
@@ -235,7 +237,7 @@ class FeedRunner:
             last_success_ms=previous.last_success_ms if previous else None,
             last_error_ms=now_ms,
             last_error=f"{type(exc).__name__}: {exc}"
-            if not isinstance(exc, MalformedFeedError | AdapterError)
+            if not isinstance(exc, AdapterError)
             else str(exc),
             newest_observed_ms=previous.newest_observed_ms if previous else None,
             consecutive_failures=(previous.consecutive_failures if previous else 0) + 1,

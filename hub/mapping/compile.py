@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from hub.errors import TsunaguError
 from hub.mapping.functions import mapping_function
 from hub.mapping.spec import FieldRule, MappingSpec
 
@@ -53,8 +54,10 @@ _STEP_ERRORS = "(ValueError, TypeError, KeyError, ArithmeticError)"
 _TRUNCATE = {"1s": 1_000, "1m": 60_000, "5m": 300_000, "15m": 900_000, "1h": 3_600_000}
 
 
-class MappingError(ValueError):
+class MappingError(TsunaguError, ValueError):
     """A record the mapping cannot convert; names the target field."""
+
+    blame = "input"
 
     def __init__(self, field: str, message: str) -> None:
         self.field = field
@@ -179,7 +182,9 @@ def _called(rule: FieldRule) -> Callable[[dict[str, Any]], Any]:
     def call(record: dict[str, Any]) -> Any:
         try:
             return function(*arguments(record))
-        except Exception as exc:  # someone else's code: any failure is this record's
+        except Exception as exc:  # someone else's code: any failure is this record's,
+            if isinstance(exc, TsunaguError) and exc.blame != "input":
+                raise  # unless it says the fault is elsewhere: then the bridge waits
             raise MappingError(
                 rule.target, f"function {name!r} raised {type(exc).__name__}: {exc}"
             ) from exc

@@ -7,13 +7,16 @@ from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any
 
+from hub.errors import TsunaguError
+
 __all__ = ["ENTRY_POINT_GROUP", "MappingFunctionError", "function_names", "mapping_function"]
 
 ENTRY_POINT_GROUP = "tsunagu.mapping_functions"
 
 
-class MappingFunctionError(LookupError):
-    """No installed function has the name, or it cannot be imported."""
+class MappingFunctionError(TsunaguError, LookupError):
+    """No installed function has the name, or it cannot be imported: the deployment's
+    fault (its mapping names it), found when the mapping is loaded."""
 
 
 def function_names() -> list[str]:

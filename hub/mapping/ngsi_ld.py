@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 
 from hub.codec import Encoder
+from hub.errors import EncodeError
 
 __all__ = ["NgsiLdEncoder", "to_entity"]
 
@@ -115,10 +116,13 @@ class NgsiLdEncoder:
         # The record must still fit the target schema (the entity's shape): encoding it is
         # the check, and a misfit goes to the dead-letter topic like any other.
         encoder.encode(record)
-        entity = to_entity(
-            record,
-            context=self.context,
-            entity_type=self.entity_type,
-            timestamps=self.timestamps,
-        )
-        return orjson.dumps(entity)
+        try:
+            entity = to_entity(
+                record,
+                context=self.context,
+                entity_type=self.entity_type,
+                timestamps=self.timestamps,
+            )
+            return orjson.dumps(entity)
+        except (ValueError, TypeError, KeyError) as exc:  # orjson's errors are TypeErrors
+            raise EncodeError(f"not an NGSI-LD entity: {exc}", record) from exc

@@ -12,9 +12,9 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Literal
 
-from hub.apply import value_subject
 from hub.config import Deployment
 from hub.errors import TsunaguError
+from hub.registry.binding import bind_topic, subject_topics
 from hub.registry.client import RegistryClient
 from hub.schemas.catalogue import SchemaCatalogue
 
@@ -58,12 +58,11 @@ async def check_schemas(
 ) -> list[SubjectCheck]:
     """Check every topic's schema against its registry; nothing is registered."""
     results: list[SubjectCheck] = []
-    for name, topic in deployment.topics.items():
-        if topic.format != "avro":
-            continue  # a topic of NGSI-LD JSON has no subject to check or repair
-        entry = catalogue.get(topic.schema_name)
-        registry = registry_for(topic.area)
-        subject = value_subject(name)
+    # A topic of NGSI-LD JSON has no subject to check or repair.
+    for subject, name in subject_topics(deployment).items():
+        binding = bind_topic(deployment, catalogue, name)
+        entry = binding.entry
+        registry = registry_for(binding.area)
         level = str(await registry.get_compatibility(subject))
         status: Status
         reasons: list[str] = []
@@ -76,7 +75,7 @@ async def check_schemas(
             status = "incompatible" if reasons else "compatible"
         results.append(
             SubjectCheck(
-                name, subject, topic.schema_name, registry.base_url, status, level, tuple(reasons)
+                name, subject, entry.full_name, registry.base_url, status, level, tuple(reasons)
             )
         )
     return results
@@ -128,9 +127,9 @@ async def repair_subjects(
         if check.ok:
             untouched.append(check)
             continue
-        topic = deployment.topic(check.topic)
-        text = catalogue.get(topic.schema_name).text
-        registry = registry_for(topic.area)
+        binding = bind_topic(deployment, catalogue, check.topic)
+        text = binding.entry.text
+        registry = registry_for(binding.area)
         retired = [
             await registry.delete_version(check.subject, version)
             for version in await registry.versions(check.subject)

@@ -16,10 +16,10 @@ from aiohttp import web
 
 import hub.ingest.part
 from adapters import registry as adapter_registry
-from hub.apply import value_subject
 from hub.ingest.part import FeedsPart
 from hub.kafka import Cluster
 from hub.parts import HubContext
+from hub.registry.binding import value_subject
 from hub.schemas.check import repair_subjects
 from tests.ingest_runtime.harness import feed_server, ingest_env, serve
 

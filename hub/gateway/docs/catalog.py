@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from hub import __version__
-from hub.apply import value_subject
 from hub.config import Deployment
 from hub.config.model import Topic
 from hub.feed_status import FeedStatus
@@ -18,6 +17,7 @@ from hub.gateway.docs.common import (
     total_seconds,
 )
 from hub.gateway.docs.vocabularies import licence_uri
+from hub.registry.binding import topic_subject
 from hub.schemas.catalogue import SchemaCatalogue
 
 __all__ = ["catalog_document"]
@@ -111,7 +111,7 @@ def _catalog_topic(
             "doc": entry.raw.get("doc") if entry is not None else None,
             "format": topic.format,
             # Only an Avro topic has a subject in its registry.
-            "subject": value_subject(name) if topic.format == "avro" else None,
+            "subject": topic_subject(name, topic.format),
             "url": addresses.schema_url(deployment, name) if topic.format == "avro" else None,
         },
         "key": topic.key,

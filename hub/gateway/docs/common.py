@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
-from hub.apply import value_subject
 from hub.config import Deployment
 from hub.config.duration import format_duration
 from hub.feed_status import FeedStatus
 from hub.http.app import HubInfo
+from hub.registry.binding import value_subject
 
 __all__ = ["HubAddresses", "duration_text", "iso_time", "topic_freshness", "total_seconds"]
 
