@@ -24,6 +24,7 @@ from hub.errors import DecodeError
 from hub.gateway import metrics
 from hub.gateway.fanout import Decode, Event, Filter
 from hub.kafka import Incoming, Reader
+from hub.memory import release_freed_memory
 
 __all__ = ["ENTRY_OVERHEAD", "LatestBudget", "LatestState", "OverBudget"]
 
@@ -138,15 +139,15 @@ class LatestState:
             await reader.assign({p: low for p, (low, _) in marks.items()})
             idle = 0
             while True:
-                if not behind:
-                    self.ready.set()
+                if not behind and not self.ready.is_set():
+                    await self._caught_up()
                 batch = await reader.get_batch(1000, 0.5)
                 if not batch:
                     idle += 1
-                    if idle >= 2:
+                    if idle >= 2 and not self.ready.is_set():
                         # Nothing more comes although an end was not reached (its last
                         # offsets hold no record, e.g. transaction markers): caught up too.
-                        self.ready.set()
+                        await self._caught_up()
                     continue
                 idle = 0
                 for message in batch:
@@ -169,7 +170,14 @@ class LatestState:
         finally:
             with contextlib.suppress(Exception):
                 await reader.close()
-        # Over budget or failed: answered as such once the reader is released.
+        # Over budget or failed: answered as such once the reader is released (and what
+        # the state held is handed back).
+        await self._caught_up()
+
+    async def _caught_up(self) -> None:
+        # Reading the log from its start left freed fetch buffers and batches in the C
+        # heap (measured: 70 MB for a 37 MB state of 120,000 keys, 27 MB after the trim).
+        await asyncio.to_thread(release_freed_memory)
         self.ready.set()
 
     async def _store(self, key: str, message: Incoming) -> None:

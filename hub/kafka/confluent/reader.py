@@ -44,6 +44,8 @@ class ConfluentReader:
                 # serves, and the latest state's budget is meant to bound what a topic costs.
                 "queued.max.messages.kbytes": 8192,
                 "queued.min.messages": 10_000,
+                # One fetch answer of at most 4 MiB (librdkafka's default is 50 MiB).
+                "fetch.max.bytes": 4 * 1024 * 1024,
             }
         )
         self._lock = asyncio.Lock()
