@@ -12,8 +12,11 @@ import json
 import signal
 import subprocess
 import time
+import urllib.error
+import urllib.request
 import warnings
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,7 +30,24 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 
-SUBJECT = "upcity.test.counters.v1-value"
+TOPIC = "upcity.test.counters.v1"
+SUBJECT = f"{TOPIC}-value"
+
+
+def publish(base: str, key: str) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(
+        f"{base}/v1/topics/{TOPIC}/records",
+        data=json.dumps([{"id": "urn:ngsi-ld:Counter:upcity:1"}]).encode(),
+        headers={"Content-Type": "application/json", "X-API-Key": key},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
 UNRELATED = json.dumps({"type": "record", "name": "Evil", "fields": [{"name": "x", "type": "int"}]})
 
 
@@ -63,6 +83,11 @@ def test_up_starts_with_a_damaged_subject_and_repair_brings_it_back(tmp_path: Pa
     created = tsunagu("keys", "create", "--name", "ops", "--grant", "*:registry:write", *where[:2])
     assert created.returncode == 0, created.stderr
     admin = created.stdout.strip()
+    publishing = tsunagu(
+        "keys", "create", "--name", "app", "--grant", f"{TOPIC}:publish", *where[:2]
+    )
+    assert publishing.returncode == 0, publishing.stderr
+    publisher = publishing.stdout.strip()
     key_id, _, secret = admin.partition(".")
 
     process = start(config, schemas)
@@ -91,6 +116,12 @@ def test_up_starts_with_a_damaged_subject_and_repair_brings_it_back(tmp_path: Pa
         assert verdicts[SUBJECT]["status"] == "incompatible"
         assert any("version 2" in reason for reason in verdicts[SUBJECT]["reasons"])
 
+        # Publishing to the damaged topic is a clear 503, not a bare 500.
+        status, refusal = publish(base, publisher)
+        assert status == 503, refusal
+        assert refusal["title"] == "Topic schema unavailable"
+        assert f"tsunagu schemas repair {SUBJECT}" in refusal["detail"]
+
         # Without the admin key the repair is refused by the registry, and says so.
         anonymous = tsunagu("schemas", "repair", SUBJECT, *where)
         assert anonymous.returncode == 1
@@ -107,6 +138,7 @@ def test_up_starts_with_a_damaged_subject_and_repair_brings_it_back(tmp_path: Pa
         latest = get_json(f"{base}/registry/subjects/{SUBJECT}/versions/latest")[1]
         assert json.loads(str(latest["schema"])) == SCHEMA
         assert latest["id"] == original["id"]  # records already written still resolve
+        assert publish(base, publisher)[0] == 200  # and the topic takes records again
         assert tsunagu("schemas", "check", *where).returncode == 0
     finally:
         _, err = stop(process)

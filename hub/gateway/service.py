@@ -13,6 +13,7 @@ from aiohttp import web
 from hub.access import AccessControl, Action, Permission
 from hub.config import Deployment
 from hub.connections import Connections
+from hub.errors import RegistryError, SchemaError
 from hub.gateway import metrics
 from hub.gateway.fanout import TopicFanout
 from hub.gateway.latest import LatestBudget, LatestState
@@ -131,11 +132,24 @@ class Gateway:
             if name not in self._publishers:
                 topic = self._topic(name)
                 binding = bind_topic(self.deployment, self.catalogue, name)
+                try:
+                    encoder = await binding.encoder(self.connections.registry_for(topic.area))
+                except SchemaError as exc:
+                    # The subject refuses the topic's schema (damaged by hand): nothing
+                    # can be encoded for it until an operator repairs it.
+                    raise problem(
+                        503,
+                        "Topic schema unavailable",
+                        f"{exc}; an operator repairs it with `tsunagu schemas repair "
+                        f"{binding.subject}`",
+                    ) from exc
+                except RegistryError as exc:
+                    raise problem(503, "Registry unavailable", str(exc)) from exc
                 self._publishers[name] = TopicPublisher(
                     name,
                     topic.area,
                     topic.key,
-                    await binding.encoder(self.connections.registry_for(topic.area)),
+                    encoder,
                     await self.connections.producer_for(topic.area),
                     checker=RecordChecker(binding.entry.parsed),
                 )
@@ -217,8 +231,8 @@ class Gateway:
                 f"{name} holds {value_format} values written by its bridge; HTTP publishing "
                 "writes Avro records and is open to Avro topics only",
             )
-        publisher = await self._publisher(name)
         try:
+            publisher = await self._publisher(name)
             body = await read_body(request, self.limits.max_body_bytes)
             response = await handle_publish(
                 request,
